@@ -1,0 +1,28 @@
+# Two commands do all the set-up: `make report` (the main job) and `make test`.
+# The first run creates .venv/ inside the repository; later runs reuse it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PROFILE ?= demo
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: report test lab smoke bench clean-smoke
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## The main job: every notebook with profile $(PROFILE), then results/$(PROFILE)/report.html
+report: $(STAMP)
+	$(BIN)/strn report --profile $(PROFILE)
+
+## The test suite (CPU only; executes every notebook with profile="smoke")
+test: $(STAMP)
+	STRN_QUIET=1 MPLBACKEND=Agg $(BIN)/python -m pytest
+
+## JupyterLab with a kernel named "Python (strn)" that has strn installed
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	$(BIN)/python -m ipykernel install --user --name strn --display-name "Python (strn)"
+	$(BIN)/jupyter lab notebooks/

@@ -1,0 +1,92 @@
+"""The ``strn`` command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _report(a: argparse.Namespace) -> int:
+    from .report import build_report
+
+    t0 = time.perf_counter()
+    html = build_report(a.profile, device=a.device, force=a.force, results_dir=a.results_dir,
+                        figures_dir=a.figures_dir, data_dir=a.data_dir)
+    print(f"report written to {html} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _synth(a: argparse.Namespace) -> int:
+    from .synth import spec_for_profile, write_synthetic
+
+    t0 = time.perf_counter()
+    root = write_synthetic(a.root, spec_for_profile(a.profile))
+    print(f"synthetic '{a.profile}' set written to {root} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _check_data(a: argparse.Namespace) -> int:
+    from .data.check import check_data_main
+
+    print(check_data_main(a.root, rate=a.rate, seq_len=a.seq_len))
+    return 0
+
+
+def _run(a: argparse.Namespace) -> int:
+    from .experiments import run_experiment, summary_table
+
+    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else None
+    recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
+                          data_dir=a.data_dir, force=a.force)
+    print(summary_table(a.experiment, recs).to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="strn", description="Spatio Temporal Residual Networks: the study, reproduced.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def outputs(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+        sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+        sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
+        sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
+        sp.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
+
+    r = sub.add_parser("report", help="run every notebook with one profile and build the HTML report")
+    outputs(r)
+    r.add_argument("--figures-dir", default=None, help="default: figures/<profile>")
+    r.set_defaults(func=_report)
+
+    s = sub.add_parser("synth", help="write the built-in synthetic dataset in UCF-101 layout")
+    s.add_argument("root", type=Path)
+    s.add_argument("--profile", choices=("smoke", "demo"), default="demo")
+    s.set_defaults(func=_synth)
+
+    c = sub.add_parser("check-data", help="audit a UCF-101-layout folder and print a report")
+    c.add_argument("root", type=Path)
+    c.add_argument("--rate", type=int, default=10, help="sampling rate r (every r-th frame)")
+    c.add_argument("--seq-len", type=int, default=2, help="frames per sequence T")
+    c.set_defaults(func=_check_data)
+
+    e = sub.add_parser("run", help="train one experiment's configurations (no notebook)")
+    e.add_argument("experiment", help="e.g. 05_3_learning_algorithms")
+    outputs(e)
+    e.add_argument("--seeds", default=None, help="comma-separated, default: the profile's")
+    e.set_defaults(func=_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept in the results folder and checkpoints resume the rest",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Run configuration: dataclasses of documented defaults, profiles, validation and hashing.
+
+A run is fully described by a :class:`RunConfig`. Profiles (STUDY §5) give the base
+configuration; experiments override a few fields. Unknown keys and out-of-range values
+are rejected with a message that names the key and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+PROFILES = ("smoke", "demo", "full")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is not allowed; the message says which and what is."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synthetic"  # "synthetic" (built-in, generated on first use) or "ucf101"
+    root: str | None = None  # dataset folder; None: the synthetic set of the profile under data_dir
+    split: int = 1  # UCF-101 split 1, 2 or 3
+    rate: int = 10  # sampling rate r: every r-th frame (thesis default 10; Table 5.6)
+    seq_len: int = 2  # T, frames per sequence (the temporal context)
+    size: int = 48  # frames are resized to size x size before cropping
+    crop: int = 48  # network input side (random crop for training, center crop for eval)
+    flip: bool = False  # random horizontal flip; off by default: it swaps left/right motion classes
+    val_fraction: float = 0.0  # whole groups of the train list held out for validation
+    on_bad_video: str = "skip"  # "skip" (listed in results as skipped_videos) or "raise"
+    num_workers: int = 0  # DataLoader workers
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "strn"  # "strn", "frame_avg" (per-frame ResNet, mean probabilities), "feat_avg", "feat_gru"
+    backbone: str = "resnet50"  # torchvision-style ResNet of [3, 4, 6, 3] Bottleneck blocks
+    width: int = 64  # base width: 64 is ResNet-50; smaller is a narrow net of the same shape
+    connection: str = "identity"  # temporal skip connection R: "identity", "conv", "conv_relu"
+    positions: list[str] | None = None  # blocks ("layer4.2") or thesis layers ("98-104"); None: last T-1 blocks
+    special3: bool = False  # one connection at the last block that skips a frame (Fig. 5.3)
+    weights: str = "scratch"  # "scratch", "imagenet" (local file) or a checkpoint path
+
+
+@dataclass
+class TrainConfig:
+    optimizer: str = "adam"  # "adam", "rprop" or "sgd"
+    lr: float = 1e-3  # learning rate (Rprop: initial step size)
+    update_every: float = 0.01  # step the optimiser once every this fraction of training sequences
+    batch_size: int = 8  # micro-batch size (sequences per forward pass)
+    epochs: int = 4
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+    amp: bool = True  # bf16 autocast on CUDA; always fp32 on CPU
+    compile: bool = False  # torch.compile the model
+    eval_each_epoch: bool = True  # evaluate on the test videos after every epoch (training curves)
+    checkpoint_minutes: float = 10.0  # wall minutes between checkpoints (and one at every epoch end)
+    checkpoint_every: int = 0  # also checkpoint every this many micro-batches (0: off; tests use it)
+
+
+@dataclass
+class RunConfig:
+    experiment: str = "adhoc"
+    name: str = "run"  # the configuration's label within its experiment (a table row)
+    profile: str = "demo"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Fields that do not change the numbers a run produces: left out of the hash.
+_NOT_HASHED = {"experiment", "name", "profile", "data.num_workers", "train.device", "train.checkpoint_every",
+               "train.checkpoint_minutes"}
+
+_CHOICES = {
+    "profile": PROFILES,
+    "data.dataset": ("synthetic", "ucf101"),
+    "data.split": (1, 2, 3),
+    "data.on_bad_video": ("skip", "raise"),
+    "model.kind": ("strn", "frame_avg", "feat_avg", "feat_gru"),
+    "model.connection": ("identity", "conv", "conv_relu"),
+    "train.optimizer": ("adam", "rprop", "sgd"),
+}
+_POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
+
+
+def _profile_base(profile: str) -> dict[str, Any]:
+    """The base configuration of each profile (STUDY §5), as overrides of the defaults."""
+    if profile == "smoke":
+        # Seconds on a CPU: tiny synthetic set, narrow net, 32 px, one epoch.
+        return {"data": {"size": 32, "crop": 32}, "model": {"width": 8},
+                "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3}}
+    if profile == "demo":
+        # Minutes on a laptop CPU: the built-in synthetic set, narrow ResNet-50 shape, 48 px.
+        return {"data": {"size": 48, "crop": 48}, "model": {"width": 16},
+                "train": {"epochs": 6, "batch_size": 16, "lr": 2e-3}}
+    if profile == "full":
+        # The thesis at scale: UCF-101, ResNet-50 (ImageNet weights), 224 px, every 10th frame,
+        # T = 2, Adam updating every 1% of the data.
+        return {"data": {"dataset": "ucf101", "size": 256, "crop": 224, "rate": 10, "flip": True, "num_workers": 8},
+                "model": {"width": 64, "weights": "imagenet"},
+                "train": {"epochs": 4, "batch_size": 16, "lr": 1e-4}}
+    raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)}")
+
+
+def _merge_into(obj: Any, overrides: Mapping[str, Any], prefix: str = "") -> None:
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in overrides.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown configuration key {path!r}; allowed keys here: {', '.join(sorted(names))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{path!r} takes a mapping of its fields, got {value!r}")
+            _merge_into(current, value, prefix=f"{path}.")
+        else:
+            setattr(obj, key, list(value) if isinstance(value, tuple) else value)
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check types, choices and ranges; raise :class:`ConfigError` naming the key."""
+    flat = _flat(cfg.to_dict())
+    defaults = _flat(RunConfig().to_dict())
+    for key, value in flat.items():
+        default = defaults[key]
+        if default is not None and not isinstance(default, list):
+            ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+            if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, bool):
+                ok = False
+            if not ok:
+                raise ConfigError(f"{key!r} must be of type {type(default).__name__}, got {value!r}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ConfigError(f"{key!r} is {value!r}; allowed values: {', '.join(map(str, _CHOICES[key]))}")
+        if key in _POSITIVE and value < 1:
+            raise ConfigError(f"{key!r} must be a positive integer, got {value!r}")
+    if not 0 < cfg.train.update_every <= 1:
+        raise ConfigError(f"'train.update_every' is a fraction of the training data in (0, 1], got {cfg.train.update_every!r}")
+    if not 0 <= cfg.data.val_fraction < 1:
+        raise ConfigError(f"'data.val_fraction' must be in [0, 1), got {cfg.data.val_fraction!r}")
+    if cfg.train.lr <= 0:
+        raise ConfigError(f"'train.lr' must be positive, got {cfg.train.lr!r}")
+    if cfg.data.crop > cfg.data.size:
+        raise ConfigError(f"'data.crop' ({cfg.data.crop}) cannot exceed 'data.size' ({cfg.data.size})")
+    if cfg.model.special3 and cfg.data.seq_len < 3:
+        raise ConfigError("'model.special3' needs 'data.seq_len' >= 3 (it reaches frame t-2)")
+    if cfg.model.positions is not None:
+        # Canonical module names, and None for the default placement, so that the same
+        # network always has the same hash (and its results are shared between tables).
+        from .model.positions import default_positions, resolve_positions
+
+        try:
+            cfg.model.positions = resolve_positions(cfg.model.positions)
+        except ValueError as e:
+            raise ConfigError(f"'model.positions': {e}") from None
+        if not cfg.model.special3 and cfg.model.positions == default_positions(cfg.data.seq_len):
+            cfg.model.positions = None
+    if cfg.data.dataset == "synthetic" and cfg.profile == "full":
+        raise ConfigError("profile 'full' runs on UCF-101: set 'data.dataset' to 'ucf101' and 'data.root' to its folder")
+    return cfg
+
+
+def make_config(profile: str = "demo", overrides: Mapping[str, Any] | None = None, **top: Any) -> RunConfig:
+    """The profile's base configuration with ``overrides`` (nested dicts) applied, validated.
+
+    >>> make_config("smoke", {"train": {"optimizer": "rprop"}}, experiment="x").train.optimizer
+    'rprop'
+    """
+    cfg = RunConfig(profile=profile)
+    _merge_into(cfg, _profile_base(profile))
+    _merge_into(cfg, dict(top))
+    _merge_into(cfg, dict(overrides or {}))
+    return validate(cfg)
+
+
+def config_from_dict(d: Mapping[str, Any]) -> RunConfig:
+    """Rebuild a configuration from :meth:`RunConfig.to_dict` output (e.g. a results JSON)."""
+    cfg = RunConfig()
+    _merge_into(cfg, d)
+    return validate(cfg)
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """Hash of everything that changes the numbers (not labels, device or worker counts)."""
+    flat = {k: v for k, v in _flat(cfg.to_dict()).items() if k not in _NOT_HASHED}
+    blob = json.dumps(flat, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

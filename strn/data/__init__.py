@@ -1,0 +1,1 @@
+"""Data: UCF-101 layout reader, PyAV decoding, frame cache, datasets, synthetic set."""

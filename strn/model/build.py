@@ -1,0 +1,103 @@
+"""`build_model`: one entry point for every model of the study."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from .backbone import ARCHS, build_backbone, load_weights
+from .baselines import FeatureAvgClassifier, FeatureGRUClassifier, TAPS, FrameAverage, build_frame_classifier
+from .strn import STRN, block_names, plan_connections
+
+__all__ = ["MODEL_KINDS", "build_model"]
+
+MODEL_KINDS = ("strn", "frame_avg", "frame", "feat_avg", "feat_gru")
+
+
+def build_model(
+    kind: str,
+    *,
+    num_classes: int,
+    seq_len: int,
+    backbone: str = "resnet50",
+    width: int = 64,
+    connection: str = "identity",
+    positions: Sequence | None = None,
+    special3: bool = False,
+    weights: str = "scratch",
+    **kw: Any,
+) -> nn.Module:
+    """Build a model of the study.
+
+    Args:
+        kind: "strn" -- ResNet with temporal skip connections (`STRN`), input (B, T, C, H,
+            W), logits of the last step; "frame_avg" -- per-frame ResNet, returns the log
+            of the mean per-frame softmax (`FrameAverage`: cross-entropy on it is the NLL
+            of the averaged distribution); "frame" -- plain ResNet on single frames
+            (frame finetuning, Table 5.2); "feat_avg" / "feat_gru" -- the Table 5.1
+            classifiers on precomputed frame features (B, T, D) (extract them with
+            `baselines.build_feature_extractor`).
+        num_classes: output classes.
+        seq_len: frames per sequence T; for "strn" without `positions`, the default
+            placement puts T-1 connections at the last T-1 blocks.
+        backbone, width: `build_backbone` arguments (width < 64: narrow ResNet).
+        connection: "identity" | "projection" | "conv" | "conv_relu" (strn only).
+            "identity" at a block changing channels/stride becomes a "projection" (1x1
+            conv + BN like the block's downsample), unless kw strict_identity=True.
+        positions: strn blocks ("layer4.2") or thesis spans ("98-104", (98, 104)); None
+            -> `default_positions(seq_len)`; [] -> no connection.
+        special3: strn with one delay-2 connection at the last block (Fig. 5.3).
+        weights: "scratch" | "imagenet" | path to a checkpoint/state dict (`load_weights`).
+            For "strn"/"frame_avg"/"frame", a bare ResNet file loads into the backbone and
+            a full checkpoint of the same model loads whole. Ignored by feat_* kinds,
+            whose weights are those of their feature extractor.
+        **kw: strn: strict_identity (bool). feat_avg / feat_gru: tap ("block4"), in_dim
+            (overrides the size derived from backbone/width/tap), znorm_stats ((mean, std)
+            from `baselines.fit_znorm` on training features); feat_gru: hidden (128).
+    """
+    def take(allowed: set[str]) -> dict[str, Any]:
+        extra = set(kw) - allowed
+        if extra:
+            raise TypeError(f"build_model({kind!r}) got unexpected arguments {sorted(extra)}")
+        return kw
+
+    if kind in ("strn", "frame_avg", "frame"):
+        net = build_backbone(backbone, width=width, num_classes=num_classes)
+        if kind == "strn":
+            opts = take({"strict_identity"})
+            conns = plan_connections(
+                seq_len=seq_len, connection=connection, positions=positions, special3=special3,
+                blocks=block_names(net),
+            )
+            model: nn.Module = STRN(net, conns, strict_identity=bool(opts.get("strict_identity", False)))
+        elif kind == "frame_avg":
+            take(set())
+            model = FrameAverage(net)
+        else:
+            take(set())
+            model = net
+        load_weights(model, weights)
+        return model
+
+    if kind in ("feat_avg", "feat_gru"):
+        opts = take({"tap", "in_dim", "znorm_stats"} | ({"hidden"} if kind == "feat_gru" else set()))
+        tap = opts.get("tap", "block4")
+        if tap not in TAPS:
+            raise ValueError(f"unknown tap {tap!r}; valid: {TAPS}")
+        if backbone not in ARCHS:
+            raise ValueError(f"unknown backbone {backbone!r}; valid: {sorted(ARCHS)}")
+        # stage s of the net has 2**(s-1) * width planes, times the block expansion
+        default_dim = {"block2": 2, "block3": 4, "block4": 8}[tap] * width * ARCHS[backbone][0].expansion
+        in_dim = opts.get("in_dim") or default_dim
+        stats: tuple[Tensor, Tensor] | None = opts.get("znorm_stats")
+        if kind == "feat_avg":
+            return FeatureAvgClassifier(in_dim, num_classes, znorm_stats=stats)
+        return FeatureGRUClassifier(in_dim, num_classes, hidden=opts.get("hidden", 128), znorm_stats=stats)
+
+    raise ValueError(f"unknown model kind {kind!r}; valid: {MODEL_KINDS}")
+
+
+# Keep build_frame_classifier importable from here too (the frame kind above is the same).
+__all__ += ["build_frame_classifier"]

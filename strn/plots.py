@@ -1,0 +1,66 @@
+"""Figures drawn from stored results (never from training): restyling never retrains."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+# No backend is forced: matplotlib falls back to Agg without a display, and Jupyter's
+# kernel selects its inline backend itself.
+import matplotlib.pyplot as plt
+
+
+def save_figure(fig, figures_dir: str | Path, name: str) -> list[Path]:
+    """Save ``fig`` as PNG and PDF under ``figures_dir``; returns both paths."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    paths = [figures_dir / f"{name}.png", figures_dir / f"{name}.pdf"]
+    for p in paths:
+        # PDF and PNG without timestamps, so that unchanged figures give unchanged files.
+        fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+    return paths
+
+
+def row_labels(table, label_columns: Sequence[str]) -> list[str]:
+    return [" ".join(str(r[c]) for c in label_columns) for _, r in table.iterrows()]
+
+
+def error_bars(table, label_columns: Sequence[str], title: str):
+    """Thesis error beside the reproduced error (mean ± std over seeds), one pair per row."""
+    import numpy as np
+
+    labels = row_labels(table, label_columns)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(labels) + 1.5), 3.2))
+    thesis = [np.nan if v is None else v for v in table["thesis error"]]
+    ax.bar(x - 0.2, thesis, 0.4, label="thesis (UCF-101)", color="#9e9e9e")
+    ax.bar(x + 0.2, table["error (mean)"], 0.4, yerr=table["error (std)"], capsize=3, label="reproduced",
+           color="#1f77b4")
+    ax.set_xticks(x, labels, rotation=15 if len(labels) > 3 else 0)
+    ax.set_ylabel("error rate")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(records: Sequence[dict[str, Any]], title: str = "training curves"):
+    """Training loss and test error per epoch, one line per configuration (first seed)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
+    seen = set()
+    for r in records:
+        if r.get("name") in seen:
+            continue
+        seen.add(r.get("name"))
+        h = r["metrics"]["history"]
+        ep = [e["epoch"] for e in h]
+        a1.plot(ep, [e["train_loss"] for e in h], marker="o", label=r.get("name"))
+        pts = [(e["epoch"], e["test_error"]) for e in h if "test_error" in e]
+        if pts:
+            a2.plot(*zip(*pts), marker="o", label=r.get("name"))
+    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
+    a2.set(xlabel="epoch", ylabel="test error (video level)", title="test error", ylim=(0, 1))
+    a2.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

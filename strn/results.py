@@ -1,0 +1,146 @@
+"""Results files: one JSON per run (STUDY §6), written atomically, read back by config hash."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from .config import RunConfig, config_hash
+
+SCHEMA_VERSION = 1
+
+REQUIRED_KEYS = ("schema_version", "experiment", "table", "config", "config_hash", "profile", "dataset", "split",
+                 "seed", "metrics", "cost", "thesis", "skipped_videos", "env")
+REQUIRED_METRICS = ("error_rate", "accuracy", "mean_class_accuracy", "per_class_accuracy", "clip_accuracy", "history")
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so that a crash
+    at any moment leaves either the old file or the new one, never a truncated one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
+    """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in cfg.name)
+    return Path(results_dir) / cfg.experiment / f"{slug}__seed{cfg.train.seed}.json"
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); delete it to recompute the run") from e
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise ValueError(f"{path} lacks results keys {missing}; delete it to recompute the run")
+    return data
+
+
+def find_cached(results_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None:
+    """The stored result for this configuration if its hash and schema match, else None."""
+    path = result_path(results_dir, cfg)
+    if not path.exists():
+        return None
+    try:
+        data = load_result(path)
+    except ValueError:
+        return None
+    if data.get("schema_version") != SCHEMA_VERSION or data.get("config_hash") != config_hash(cfg):
+        return None
+    return data
+
+
+def find_same_config(results_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None:
+    """A stored result of the same configuration hash under another experiment or name.
+
+    Several tables share a configuration (the identity connection at 98-104, T = 2, every
+    10th frame, ADAM 1% appears in Tables 5.3 to 5.8): it is trained once and reused."""
+    h = config_hash(cfg)
+    for path in sorted(Path(results_dir).glob("*/*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if data.get("config_hash") == h and data.get("schema_version") == SCHEMA_VERSION:
+            return data
+    return None
+
+
+def save_result(results_dir: str | Path, cfg: RunConfig, record: dict[str, Any]) -> Path:
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"results record lacks keys {missing}")
+    return atomic_write_text(result_path(results_dir, cfg), json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def load_results(results_dir: str | Path, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Every results JSON under ``results_dir`` (of one experiment when given)."""
+    base = Path(results_dir) / experiment if experiment else Path(results_dir)
+    return [load_result(p) for p in sorted(base.rglob("*.json")) if "executed" not in p.parts]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def environment(device: Any = None) -> dict[str, Any]:
+    """Versions, device and git state, for the ``env`` key."""
+    import torch
+    import torchvision
+
+    try:
+        import av
+
+        av_version = av.__version__
+    except ImportError:  # pragma: no cover - av is a dependency
+        av_version = None
+    dev = str(device) if device is not None else "cpu"
+    name = torch.cuda.get_device_name(torch.device(dev)) if dev.startswith("cuda") else platform.processor() or platform.machine()
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "av": av_version,
+        "device": dev,
+        "device_name": name,
+        "cpu_threads": torch.get_num_threads(),
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+    }
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return float("nan"), float("nan")
+    m = sum(vals) / len(vals)
+    if len(vals) == 1:
+        return m, 0.0
+    var = sum((v - m) ** 2 for v in vals) / (len(vals) - 1)
+    return m, var ** 0.5

@@ -1,0 +1,161 @@
+"""One run: configuration -> data -> model -> training -> evaluation -> one results JSON.
+
+``run(cfg)`` is what every experiment calls for each configuration and seed. A result
+already stored for the same configuration hash is read back instead of retrained.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import results as res
+from .config import RunConfig, config_hash
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """Where datasets and frame caches live: ``$STRN_DATA_DIR``, else ``<repo>/data``."""
+    return Path(os.environ.get("STRN_DATA_DIR") or REPO_ROOT / "data")
+
+
+def default_results_dir(profile: str) -> Path:
+    return REPO_ROOT / "results" / profile
+
+
+def default_figures_dir(profile: str) -> Path:
+    return REPO_ROOT / "figures" / profile
+
+
+def dataset_root(cfg: RunConfig, data_dir: str | Path | None = None) -> Path:
+    """The folder in UCF-101 layout this run reads: the built-in synthetic set of the
+    profile (written on first use), or the UCF-101 folder named by ``data.root``."""
+    if cfg.data.root:
+        root = Path(cfg.data.root).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"dataset folder {root} does not exist; set data.root to your UCF-101 folder "
+                                    f"(the one holding UCF-101/ and ucfTrainTestlist/)")
+        return root
+    data_dir = Path(data_dir or default_data_dir())
+    if cfg.data.dataset == "ucf101":
+        root = data_dir / "UCF101"
+        if not root.exists():
+            raise FileNotFoundError(f"UCF-101 was not found at {root}: unpack UCF101.rar and the split lists "
+                                    f"there, set $STRN_DATA_DIR to the folder holding UCF101/, or set data.root")
+        return root
+    from .synth import ensure_synthetic
+
+    return ensure_synthetic(cfg.profile, data_dir)
+
+
+@dataclass
+class Prepared:
+    index: Any  # strn.data.ucf101.SplitIndex
+    train: Any  # SequenceDataset of the training subset
+    test: Any  # SequenceDataset of the test subset
+    classes: list[str]
+
+
+@lru_cache(maxsize=8)
+def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, val_fraction: float, seed: int,
+                    on_bad_video: str, cache_dir: str, progress: bool | None) -> Prepared:
+    from .data.cache import FrameCache
+    from .data.datasets import SequenceDataset
+    from .data.ucf101 import group_val_split, read_split
+
+    index = read_split(root, split)
+    if val_fraction > 0:
+        index = group_val_split(index, val_fraction, seed)
+    cache = FrameCache(cache_dir)
+    # Crops are taken in the training loop (seeded per micro-batch), so the datasets
+    # return whole resized frames: crop == size, no random transform here.
+    kw = dict(rate=rate, seq_len=seq_len, size=size, crop=size, train=False, cache=cache, on_bad_video=on_bad_video)
+    train = SequenceDataset(index, "train", **kw)
+    test = SequenceDataset(index, "test", **kw)
+    return Prepared(index, train, test, list(index.classes))
+
+
+def prepare(cfg: RunConfig, data_dir: str | Path | None = None, progress: bool | None = None) -> Prepared:
+    """Index the split and build the train/test sequence datasets (frames cached on disk)."""
+    data_dir = Path(data_dir or default_data_dir())
+    root = dataset_root(cfg, data_dir)
+    d = cfg.data
+    return _prepare_cached(str(root), d.split, d.rate, d.seq_len, d.size, d.val_fraction, cfg.train.seed,
+                           d.on_bad_video, str(data_dir / "cache"), progress)
+
+
+def build(cfg: RunConfig, num_classes: int) -> torch.nn.Module:
+    from .model.build import build_model
+
+    m = cfg.model
+    return build_model(m.kind, num_classes=num_classes, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
+                       connection=m.connection, positions=m.positions, special3=m.special3, weights=m.weights)
+
+
+def checkpoint_path(results_dir: str | Path, cfg: RunConfig) -> Path:
+    p = res.result_path(results_dir, cfg)
+    return Path(results_dir) / "checkpoints" / cfg.experiment / f"{p.stem}__{config_hash(cfg)}.pt"
+
+
+def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str | Path | None = None,
+        force: bool = False, table: str | None = None, thesis: float | None = None,
+        progress: bool | None = None) -> dict[str, Any]:
+    """Train and evaluate one configuration with one seed; write and return its record."""
+    from .train import fit, peak_memory_mb, resolve_device
+
+    results_dir = Path(results_dir or default_results_dir(cfg.profile))
+    if not force:
+        cached = res.find_cached(results_dir, cfg)
+        if cached is not None:
+            return cached
+        shared = res.find_same_config(results_dir, cfg)
+        if shared is not None:  # same numbers, filed again under this experiment and row
+            record = dict(shared, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
+                          config=cfg.to_dict(), reused_from=f"{shared['experiment']}/{shared['name']}")
+            res.save_result(results_dir, cfg, record)
+            return record
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.train.seed)
+    device = resolve_device(cfg.train.device)
+    data = prepare(cfg, data_dir, progress)
+    model = build(cfg, len(data.classes))
+    ckpt = checkpoint_path(results_dir, cfg)
+    if force and ckpt.exists():
+        ckpt.unlink()
+    h = config_hash(cfg)
+    out = fit(model, data.train, data.test, cfg.train, n_test_videos=len(data.test.videos),
+              num_classes=len(data.classes), crop=cfg.data.crop, flip=cfg.data.flip, device=device,
+              checkpoint=ckpt, config_hash=h, num_workers=cfg.data.num_workers, progress=progress)
+    metrics = dict(out.metrics)
+    metrics["per_class_accuracy"] = dict(zip(data.classes, metrics["per_class_accuracy"]))
+    metrics["history"] = out.history
+    record = {
+        "schema_version": res.SCHEMA_VERSION,
+        "experiment": cfg.experiment,
+        "name": cfg.name,
+        "table": table,
+        "config": cfg.to_dict(),
+        "config_hash": h,
+        "profile": cfg.profile,
+        "dataset": {"kind": cfg.data.dataset, "root": str(data.index.root), "classes": data.classes,
+                    "n_train_videos": len(data.train.videos), "n_test_videos": len(data.test.videos),
+                    "n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
+                    "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
+        "split": cfg.data.split,
+        "seed": cfg.train.seed,
+        "metrics": metrics,
+        "cost": {"wall_s": time.perf_counter() - t0, "train_s": out.train_seconds,
+                 "train_frames_per_s": out.frames_trained / out.train_seconds if out.train_seconds else None,
+                 "optimizer_steps": out.steps, "peak_memory_mb": peak_memory_mb(device), "device": str(device)},
+        "thesis": thesis,
+        "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
+        "env": res.environment(device),
+    }
+    res.save_result(results_dir, cfg, record)
+    return record

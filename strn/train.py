@@ -1,0 +1,344 @@
+"""Training engine: ``train_one_epoch``, ``evaluate`` and ``fit`` (with exact resume).
+
+"Update after p% of the data" (thesis 5.3): each epoch's sequences are shuffled and cut
+into optimiser steps of ``ceil(p * N)`` sequences; a step is run as micro-batches whose
+gradients accumulate, each micro-batch's summed loss divided by the step's size, so one
+step equals the mean loss over its sequences. Micro-batches never straddle a step.
+
+Everything random in training is derived from (seed, epoch, micro-batch index): the
+shuffle and the crops. A checkpoint therefore only needs the weights, the optimiser, the
+position and, inside an accumulation, the gradients so far, for a resumed run to end
+bit-identical to one never interrupted (CPU).
+"""
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import TrainConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else CPU. Anything else is passed to ``torch.device``."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {spec!r} was asked for but CUDA is not available; use device='auto' or 'cpu'")
+    return dev
+
+
+def progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return os.environ.get("STRN_QUIET", "") in ("", "0")
+
+
+def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (default), Rprop (batch method: use a large update_every) or SGD with momentum."""
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rprop":
+        return torch.optim.Rprop(params, lr=cfg.lr)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer {cfg.optimizer!r} is not known; allowed: adam, rprop, sgd")
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    indices: list[int]  # dataset indices of the sequences
+    step_len: int  # sequences in the optimiser step this micro-batch belongs to
+    ends_step: bool  # the optimiser steps after this micro-batch
+
+
+def step_size(n_sequences: int, update_every: float) -> int:
+    """Sequences per optimiser step: ``update_every`` of the training data, at least two."""
+    return max(2, math.ceil(update_every * n_sequences))
+
+
+def epoch_plan(n: int, seqs_per_step: int, batch_size: int, seed: int, epoch: int) -> list[MicroBatch]:
+    """The micro-batches of one epoch, in order; a pure function of its arguments.
+
+    BatchNorm needs two values per channel in training, and at small inputs the last
+    block's maps are 1x1: a step or micro-batch of a single sequence is therefore folded
+    into its neighbour (a step of 1 joins the previous step, a trailing micro-batch of 1
+    joins the previous micro-batch).
+    """
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g).tolist()
+    steps = [perm[s0:s0 + seqs_per_step] for s0 in range(0, n, seqs_per_step)]
+    if len(steps) > 1 and len(steps[-1]) == 1:
+        last = steps.pop()
+        steps[-1] = steps[-1] + last
+    plan: list[MicroBatch] = []
+    for step in steps:
+        chunks = [step[b0:b0 + batch_size] for b0 in range(0, len(step), batch_size)]
+        if len(chunks) > 1 and len(chunks[-1]) == 1:
+            last = chunks.pop()
+            chunks[-1] = chunks[-1] + last
+        plan += [MicroBatch(c, len(step), i == len(chunks) - 1) for i, c in enumerate(chunks)]
+    return plan
+
+
+def crop_batch(x: torch.Tensor, crop: int, gen: torch.Generator | None, flip: bool = False) -> torch.Tensor:
+    """Crop (B, T, C, H, W) to ``crop``: random per sequence (same window for all its frames)
+    when ``gen`` is given, else central. ``flip`` mirrors half of the sequences at random."""
+    B, T, C, H, W = x.shape
+    if H == crop and W == crop and not flip:
+        return x
+    if gen is None:
+        top, left = (H - crop) // 2, (W - crop) // 2
+        return x[..., top:top + crop, left:left + crop]
+    tops = torch.randint(0, H - crop + 1, (B,), generator=gen).tolist()
+    lefts = torch.randint(0, W - crop + 1, (B,), generator=gen).tolist()
+    flips = (torch.rand(B, generator=gen) < 0.5).tolist() if flip else [False] * B
+    out = []
+    for b in range(B):
+        xb = x[b, ..., tops[b]:tops[b] + crop, lefts[b]:lefts[b] + crop]
+        out.append(xb.flip(-1) if flips[b] else xb)
+    return torch.stack(out)
+
+
+def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (B, T, C, H, W) on the host -> normalised float on ``device`` (normalising there)."""
+    # contiguous: frames arrive as permuted views of (H, W, C) arrays, and convolutions
+    # on such strides take slow paths on the CPU (10x here).
+    x = x.to(device, non_blocking=True).float().div_(255).contiguous()
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _autocast(device: torch.device, amp: bool):
+    # bf16 on CUDA; on the CPU we stay in fp32 (bit-exact resume, and bf16 on CPU is slow here).
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def _stack(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    frames = torch.stack([torch.as_tensor(it[0]) for it in items])  # (B, T, C, H, W) uint8
+    labels = torch.tensor([int(it[1]) for it in items])
+    videos = torch.tensor([int(it[2]) for it in items])
+    return frames, labels, videos
+
+
+def _loader(dataset, batches: list[list[int]], num_workers: int):
+    """Batches in the given order; with workers, a DataLoader over that fixed batch list."""
+    if num_workers <= 0:
+        return (_stack([dataset[i] for i in b]) for b in batches)
+    return iter(torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
+                                            collate_fn=_stack))
+
+
+@dataclass
+class TrainState:
+    """Where training stands; everything in it goes into the checkpoint."""
+    epoch: int = 0  # current epoch (0-based)
+    micro: int = 0  # next micro-batch of the current epoch
+    steps: int = 0  # optimiser steps taken so far
+    loss_sum: float = 0.0  # running sums of the current epoch
+    correct: int = 0
+    seen: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    frames_trained: int = 0
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,
+                    config_hash: str, partial_grads: bool) -> None:
+    """Atomic: a kill while writing leaves the previous checkpoint intact."""
+    grads = None
+    if partial_grads:
+        grads = [p.grad.detach().clone() if p.grad is not None else None for p in model.parameters()]
+    ckpt = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": {k: v for k, v in vars(state).items()},
+        "grads": grads,
+        "config_hash": config_hash,
+        "torch_rng": torch.get_rng_state(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str) -> TrainState:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("config_hash") != config_hash:
+        raise ValueError(f"checkpoint {path} belongs to another configuration (hash {ckpt.get('config_hash')}, "
+                         f"expected {config_hash}); delete it or run with force=True")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt["grads"] is not None:
+        for p, g in zip(model.parameters(), ckpt["grads"]):
+            p.grad = None if g is None else g.to(p.device)
+    torch.set_rng_state(ckpt["torch_rng"])
+    return TrainState(**ckpt["state"])
+
+
+def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer, state: TrainState, cfg: TrainConfig, *,
+                    crop: int, flip: bool, device: torch.device, num_workers: int = 0,
+                    on_checkpoint: Callable[[bool], None] | None = None, progress: bool | None = None) -> None:
+    """Run the rest of epoch ``state.epoch`` from micro-batch ``state.micro``; updates ``state``."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    plan = epoch_plan(len(dataset), step_size(len(dataset), cfg.update_every), cfg.batch_size, cfg.seed, state.epoch)
+    todo = plan[state.micro:]
+    batches = _loader(dataset, [mb.indices for mb in todo], num_workers)
+    bar = tqdm(total=len(plan), initial=state.micro, desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
+               disable=not progress_enabled(progress), leave=False, mininterval=2)
+    last_ckpt = time.monotonic()
+    t0 = time.perf_counter()
+    for mb, (frames, labels, _) in zip(todo, batches):
+        # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
+        gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
+        x = to_input(crop_batch(frames, crop, gen, flip), device)
+        labels = labels.to(device)
+        with _autocast(device, cfg.amp):
+            logits = model(x)  # (B, K)
+            loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
+        if not torch.isfinite(loss_sum):
+            raise NonFiniteLossError(f"non-finite loss {loss_sum.item()} at epoch {state.epoch + 1}, micro-batch "
+                                     f"{state.micro}, optimiser step {state.steps}; the last good checkpoint is kept. "
+                                     f"Try a smaller learning rate (train.lr={cfg.lr}).")
+        (loss_sum / mb.step_len).backward()
+        if mb.ends_step:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.steps += 1
+        state.micro += 1
+        state.loss_sum += loss_sum.item()
+        state.correct += int((logits.argmax(1) == labels).sum())
+        state.seen += len(labels)
+        state.frames_trained += frames.shape[0] * frames.shape[1]
+        bar.update(1)
+        bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
+        due = (cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
+            (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
+        if on_checkpoint is not None and due and state.micro < len(plan):
+            state.train_seconds += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            on_checkpoint(not mb.ends_step)
+            last_ckpt = time.monotonic()
+    state.train_seconds += time.perf_counter() - t0
+    bar.close()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop: int, device: torch.device,
+             batch_size: int = 32, amp: bool = True, num_workers: int = 0,
+             progress: bool | None = None) -> dict[str, Any]:
+    """Video-level evaluation: a video's class distribution is the mean of its sequences'
+    softmax outputs (thesis Fig. 4.5). Returns error rate, accuracy, mean class accuracy,
+    per-class accuracy, confusion matrix and the sequence-level (clip) accuracy."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    prob_sum = torch.zeros(n_videos, num_classes, dtype=torch.float64)
+    n_seq = torch.zeros(n_videos, dtype=torch.long)
+    label_of = torch.full((n_videos,), -1, dtype=torch.long)
+    clip_correct = clips = 0
+    batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
+    for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers), total=len(batches), desc="evaluate",
+                                       leave=False, disable=not progress_enabled(progress), mininterval=2):
+        with _autocast(device, amp):
+            logits = model(to_input(crop_batch(frames, crop, None), device))
+        probs = logits.float().softmax(1).cpu().double()
+        prob_sum.index_add_(0, videos, probs)
+        n_seq.index_add_(0, videos, torch.ones_like(videos))
+        label_of[videos] = labels
+        clip_correct += int((probs.argmax(1) == labels).sum())
+        clips += len(labels)
+    seen = n_seq > 0
+    pred = prob_sum[seen].argmax(1)
+    true = label_of[seen]
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    confusion.index_put_((true, pred), torch.ones_like(true), accumulate=True)
+    per_class = [(confusion[c, c] / confusion[c].sum()).item() if confusion[c].sum() > 0 else None
+                 for c in range(num_classes)]
+    present = [a for a in per_class if a is not None]
+    accuracy = (pred == true).double().mean().item() if len(true) else float("nan")
+    return {
+        "error_rate": 1.0 - accuracy,
+        "accuracy": accuracy,
+        "mean_class_accuracy": sum(present) / len(present) if present else float("nan"),
+        "per_class_accuracy": per_class,
+        "clip_accuracy": clip_correct / clips if clips else float("nan"),
+        "confusion": confusion.tolist(),
+        "n_videos": int(seen.sum()),
+        "n_sequences": clips,
+    }
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+@dataclass
+class FitResult:
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    train_seconds: float
+    frames_trained: int
+    steps: int
+
+
+def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos: int, num_classes: int, crop: int,
+        flip: bool, device: torch.device, checkpoint: Path | None, config_hash: str, num_workers: int = 0,
+        progress: bool | None = None) -> FitResult:
+    """Train for ``cfg.epochs`` epochs (resuming from ``checkpoint`` when it exists), then
+    evaluate on ``test_ds``. Checkpoints are written at epoch ends and at intervals."""
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(list(model.parameters()), cfg)
+    state = TrainState()
+    if checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint, model, optimizer, config_hash)
+    step_model = torch.compile(model) if cfg.compile else model
+
+    def save(partial: bool) -> None:
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, state, config_hash, partial)
+
+    eval_kw = dict(crop=crop, device=device, batch_size=max(cfg.batch_size, 32), amp=cfg.amp,
+                   num_workers=num_workers, progress=progress)
+    while state.epoch < cfg.epochs:
+        train_one_epoch(step_model, train_ds, optimizer, state, cfg, crop=crop, flip=flip, device=device,
+                        num_workers=num_workers, on_checkpoint=save, progress=progress)
+        row: dict[str, Any] = {"epoch": state.epoch + 1, "train_loss": state.loss_sum / max(state.seen, 1),
+                               "train_clip_accuracy": state.correct / max(state.seen, 1), "steps": state.steps,
+                               "train_seconds": state.train_seconds}
+        if cfg.eval_each_epoch and state.epoch + 1 < cfg.epochs:
+            m = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
+            row.update(test_error=m["error_rate"], test_clip_accuracy=m["clip_accuracy"])
+        state.history.append(row)
+        state.epoch += 1
+        state.micro = state.loss_sum = state.correct = state.seen = 0
+        save(False)
+    metrics = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
+    if state.history:
+        state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
+    return FitResult(metrics, state.history, state.train_seconds, state.frames_trained, state.steps)

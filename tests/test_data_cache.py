@@ -1,0 +1,99 @@
+"""FrameCache: reuse, invalidation, and no partial reads after an interrupted write."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import strn.data.cache as cache_mod
+from strn.data.cache import FrameCache
+from strn.data.video import VideoReadError, decode_sampled
+from tests._data_helpers import tiny_video
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the decoder calls made by the cache."""
+    calls = []
+
+    def fake(path, rate, size):
+        calls.append((str(path), rate, size))
+        return decode_sampled(path, rate, size)
+
+    monkeypatch.setattr(cache_mod, "decode_sampled", fake)
+    return calls
+
+
+def test_second_get_reads_the_entry(tmp_path, counted):
+    video = tiny_video(tmp_path / "a.avi", 12)
+    cache = FrameCache(tmp_path / "cache")
+    first = cache.get(video, 5, None)
+    second = cache.get(video, 5, None)
+    assert len(counted) == 1
+    assert isinstance(second, np.memmap) and not second.flags.writeable
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, decode_sampled(video, 5, None))
+    # a new FrameCache object on the same folder (another process) reuses it too
+    FrameCache(tmp_path / "cache").get(video, 5, None)
+    assert len(counted) == 1
+
+
+def test_no_root_decodes_every_time(tmp_path, counted):
+    video = tiny_video(tmp_path / "a.avi", 12)
+    cache = FrameCache(None)
+    cache.get(video, 5, None)
+    cache.get(video, 5, None)
+    assert len(counted) == 2 and cache.decodes == 2
+
+
+def test_invalidation(tmp_path, counted):
+    video = tiny_video(tmp_path / "a.avi", 12)
+    cache = FrameCache(tmp_path / "cache")
+    k0 = cache.key(video, 5, None)
+    cache.get(video, 5, None)
+    cache.get(video, 2, None)  # other rate
+    cache.get(video, 5, 8)  # other size
+    assert len(counted) == 3
+    st = os.stat(video)
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: new mtime
+    assert cache.key(video, 5, None) != k0
+    cache.get(video, 5, None)
+    assert len(counted) == 4
+    tiny_video(video, 20)  # replaced by a longer video: new size
+    got = cache.get(video, 5, None)
+    assert len(counted) == 5 and len(got) == 4
+
+
+def test_interrupted_write_is_never_read(tmp_path, counted, monkeypatch):
+    video = tiny_video(tmp_path / "a.avi", 12)
+    cache = FrameCache(tmp_path / "cache")
+    real_save = np.save
+
+    def crash(fh, arr):  # writes half an entry, then the process "dies"
+        real_save(fh, arr[: len(arr) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_mod.np, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        cache.get(video, 1, None)
+    monkeypatch.setattr(cache_mod.np, "save", real_save)
+    entry = cache.entry_path(video, 1, None)
+    assert not entry.exists()
+    # a crash that left its temporary file behind (no cleanup ran) is ignored as well
+    leftover = entry.with_name(entry.stem + ".999.deadbeef.tmp")
+    leftover.write_bytes(b"half an entry")
+    got = cache.get(video, 1, None)
+    assert len(got) == 12 and entry.exists() and leftover.exists()
+    assert len(counted) == 2
+
+
+def test_failures_raise_and_are_not_cached(tmp_path):
+    cache = FrameCache(tmp_path / "cache")
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"not a video at all" * 50)
+    for path in (bad, tmp_path / "missing.avi"):
+        with pytest.raises(VideoReadError):
+            cache.get(path, 10, None)
+    assert not list((tmp_path / "cache").rglob("*.npy"))

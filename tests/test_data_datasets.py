@@ -1,0 +1,129 @@
+"""SequenceDataset, transforms, loader determinism, bad videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from strn.data.cache import FrameCache
+from strn.data.datasets import SequenceDataset, make_loader
+from strn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalize, \
+    train_transform
+from strn.data.ucf101 import read_split
+from strn.data.video import VideoReadError
+from tests._data_helpers import make_layout, tiny_video
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    root = make_layout(tmp_path_factory.mktemp("ds"), ["B", "A"], n_groups=3, clips=1,
+                       test_groups=(1,), n_frames=25)
+    # one short video: 8 frames -> 1 sampled frame at rate 10 -> padded
+    tiny_video(root / "UCF-101/A/v_A_g02_c01.avi", 8)
+    return root
+
+
+def make(layout, tmp_path, **kw) -> SequenceDataset:
+    args = dict(rate=10, seq_len=2, size=16, crop=12, train=False,
+                cache=FrameCache(tmp_path / "cache"), progress=False)
+    args.update(kw)
+    return SequenceDataset(read_split(layout, 1), "train", **args)
+
+
+def test_sequences_labels_and_padding(layout, tmp_path):
+    ds = make(layout, tmp_path)
+    # 4 train videos; 25 frames at r=10 -> 3 sampled -> 1 window; the short one -> 1 padded
+    assert len(ds.videos) == 4 and len(ds) == 4 and ds.n_padded == 1 and not ds.skipped
+    assert [v.label for v in ds.videos] == ds.labels == [0, 0, 1, 1]
+    short = next(i for i, v in enumerate(ds.videos) if v.path == "A/v_A_g02_c01.avi")
+    assert (short, (0, 0)) in ds.sequences
+    frames, label, vid = ds[0]
+    assert frames.dtype == torch.uint8 and frames.shape == (2, 3, 12, 12)
+    assert label == ds.videos[vid].label
+    # frame 10 of the video (sampled index 1) is brighter than frame 0 (index code)
+    assert frames[1].float().mean() > frames[0].float().mean() + 40
+    pad, _, _ = ds[[i for i, (v, _) in enumerate(ds.sequences) if v == short][0]]
+    assert torch.equal(pad[0], pad[1])
+    assert len(make(layout, tmp_path, seq_len=1)) == 3 * 3 + 1
+    assert make(layout, tmp_path).cache.decodes == 0  # the index reads from the cache
+
+
+def test_bad_videos_skipped_with_reason_or_raised(tmp_path):
+    root = make_layout(tmp_path / "bad", ["A"], n_groups=5, test_groups=(1,), n_frames=12)
+    vids = root / "UCF-101/A"
+    (vids / "v_A_g02_c01.avi").write_bytes(np.random.default_rng(1).bytes(4000))
+    (vids / "v_A_g03_c01.avi").write_bytes(b"")
+    (vids / "v_A_g04_c01.avi").unlink()
+    idx = read_split(root, 1, check_files=False)
+    ds = SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+                         cache=FrameCache(tmp_path / "c"), progress=False)
+    reasons = {s["path"]: s["reason"] for s in ds.skipped}
+    assert set(reasons) == {"A/v_A_g02_c01.avi", "A/v_A_g03_c01.avi", "A/v_A_g04_c01.avi"}
+    assert "empty" in reasons["A/v_A_g03_c01.avi"]
+    assert "not found" in reasons["A/v_A_g04_c01.avi"]
+    assert [v.path for v in ds.videos] == ["A/v_A_g05_c01.avi"] and len(ds) == 1
+    with pytest.raises(VideoReadError):
+        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+                        cache=FrameCache(None), on_bad_video="raise", progress=False)
+
+
+def test_train_transform_same_crop_for_all_frames():
+    # frame t holds a gradient shifted by t: the same crop keeps the shift per frame
+    base = torch.arange(20 * 20, dtype=torch.int64).view(20, 20) % 200
+    frames = torch.stack([(base + 10 * t).to(torch.uint8).expand(3, 20, 20) for t in range(3)])
+    g = torch.Generator().manual_seed(0)
+    crops = {tuple(train_transform(frames, 8, g)[0, 0, 0, :2].tolist()) for _ in range(20)}
+    assert len(crops) > 3  # crops are random ...
+    for _ in range(20):
+        out = train_transform(frames, 8, g, flip=True)
+        assert out.shape == (3, 3, 8, 8)
+        # ... but identical across the frames of a sequence (flip included)
+        assert torch.equal(out[1].long() - out[0].long(), torch.full((3, 8, 8), 10))
+    flipped = [train_transform(frames, 20, torch.Generator().manual_seed(s), flip=True)
+               for s in range(10)]
+    assert any(torch.equal(f, frames.flip(-1)) for f in flipped)
+    assert any(torch.equal(f, frames) for f in flipped)
+    assert all(torch.equal(train_transform(frames, 20, torch.Generator().manual_seed(s)), frames)
+               for s in range(10))  # flip off by default
+    assert torch.equal(eval_transform(frames, 10), frames[:, :, 5:15, 5:15])
+
+
+def test_normalize():
+    x = torch.full((2, 1, 3, 4, 4), 255, dtype=torch.uint8)
+    y = normalize(x, "cpu")
+    assert y.dtype == torch.float32 and y.shape == x.shape
+    for c in range(3):
+        assert torch.allclose(y[:, :, c], torch.tensor((1 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]))
+
+
+def order(loader) -> list[int]:
+    return [int(i) for _, _, vid in loader for i in vid]
+
+
+def test_loader_is_deterministic(layout, tmp_path):
+    ds = make(layout, tmp_path, seq_len=1, train=True)
+    a = order(make_loader(ds, 3, shuffle=True, seed=5))
+    b = order(make_loader(ds, 3, shuffle=True, seed=5))
+    assert a == b and sorted(a) == sorted(v for v, _ in ds.sequences)
+    assert any(order(make_loader(ds, 3, shuffle=True, seed=s)) != a for s in range(6, 12))
+    frames, labels, vids = next(iter(make_loader(ds, 4, shuffle=False, seed=0)))
+    assert frames.shape == (4, 1, 3, 12, 12) and frames.dtype == torch.uint8
+
+    def crops(ds_, workers):
+        loader = make_loader(ds_, 2, shuffle=True, seed=3, num_workers=workers)
+        return torch.cat([f for f, _, _ in loader])
+
+    fresh = lambda: make(layout, tmp_path, seq_len=1, train=True)  # noqa: E731
+    assert torch.equal(crops(fresh(), 0), crops(fresh(), 0))
+    assert torch.equal(crops(fresh(), 2), crops(fresh(), 2))
+
+
+def test_dataset_pickles_without_generator(layout, tmp_path):
+    import pickle
+
+    ds = make(layout, tmp_path, train=True)
+    a = ds[0][0]
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy._rng is None and len(copy) == len(ds)
+    assert torch.equal(copy[0][0], a)  # same seed, fresh generator: same first crop

@@ -1,0 +1,115 @@
+"""Every notebook runs top to bottom under papermill with profile="smoke" and writes its
+results and figures where it is told, and nowhere else."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from strn import report
+from strn.notebook import NOTEBOOK_PARAMETERS
+from strn.results import REQUIRED_KEYS, REQUIRED_METRICS
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NUMBERED = report.numbered_notebooks()
+
+
+def _repo_files() -> set[str]:
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return {line[3:] for line in out.splitlines() if "__pycache__" not in line and ".pytest_cache" not in line}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_source_notebooks_are_clean_and_parameterized(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "commit without outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    declared = set(pm.inspect_notebook(str(path)))
+    assert set(NOTEBOOK_PARAMETERS) <= declared
+    assert not any("def " in c.source or "class " in c.source for c in code), "logic lives in strn/, not notebooks"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Each numbered notebook executed once with profile smoke, outputs in a temp folder."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    data, results, figures = tmp / "data", tmp / "results", tmp / "figures"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STRN_DATA_DIR", str(data))
+    mp.setenv("STRN_QUIET", "1")
+    before = _repo_files()
+    executed = {}
+    for src in NUMBERED:
+        dst = tmp / "executed" / src.name
+        report.execute(src, dst, {"profile": "smoke", "results_dir": str(results), "figures_dir": str(figures)})
+        executed[src.stem] = dst
+    after = _repo_files()
+    yield {"tmp": tmp, "results": results, "figures": figures, "executed": executed, "new_files": after - before}
+    mp.undo()
+
+
+def test_notebooks_write_only_into_the_given_folders(smoke_run):
+    assert smoke_run["new_files"] == set()
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in NUMBERED])
+def test_notebook_results_and_figures(smoke_run, stem):
+    results = sorted((smoke_run["results"] / stem).glob("*.json"))
+    if stem.startswith("05_"):
+        assert results, f"{stem} wrote no results JSON"
+    for p in results:
+        rec = json.loads(p.read_text())
+        assert set(REQUIRED_KEYS) <= set(rec)
+        assert set(REQUIRED_METRICS) <= set(rec["metrics"])
+        assert rec["profile"] == "smoke" and rec["experiment"] == stem
+        assert 0.0 <= rec["metrics"]["error_rate"] <= 1.0
+        assert rec["metrics"]["error_rate"] == pytest.approx(1 - rec["metrics"]["accuracy"])
+        assert rec["cost"]["train_frames_per_s"] > 0
+    figs = sorted(smoke_run["figures"].glob(f"{stem}*.png"))
+    assert figs, f"{stem} saved no figure"
+    for f in figs:
+        assert f.with_suffix(".pdf").exists()
+        assert f.stat().st_size > 1000
+    nb = nbformat.read(smoke_run["executed"][stem], as_version=4)
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_rerun_reads_results_back_instead_of_training(smoke_run, tmp_path):
+    src = NUMBERED[-1]
+    stored = {p: p.stat().st_mtime_ns for p in (smoke_run["results"] / src.stem).glob("*.json")}
+    report.execute(src, tmp_path / "again.ipynb", {"profile": "smoke", "results_dir": str(smoke_run["results"]),
+                                                   "figures_dir": str(tmp_path / "fig")})
+    assert stored and {p: p.stat().st_mtime_ns for p in stored} == stored
+
+
+def test_master_builds_the_report_from_stored_results(smoke_run):
+    html = report.build_report("smoke", results_dir=smoke_run["results"], figures_dir=smoke_run["figures"])
+    text = html.read_text()
+    assert "thesis error" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
+    assert "reproduced" in text and "not run" not in text
+    master = nbformat.read(smoke_run["results"] / "executed" / "00_master.ipynb", as_version=4)
+    assert not any(o.get("output_type") == "error" for c in master.cells for o in c.get("outputs", []))
+    for src in NUMBERED:
+        assert (smoke_run["results"] / "executed" / src.name).exists()
+
+
+def test_undeclared_parameter_is_rejected_by_the_executor(tmp_path):
+    with pytest.raises(ValueError, match="does not declare parameter.*epochs"):
+        report.execute(NUMBERED[0], tmp_path / "x.ipynb", {"profile": "smoke", "epochs": 3})
+
+
+def test_undeclared_parameter_is_rejected_under_plain_papermill(tmp_path):
+    """`papermill ... -p epochs 3` only warns in papermill itself; the notebook refuses it."""
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(NUMBERED[0]), str(tmp_path / "x.ipynb"),
+                           "-p", "profile", "smoke", "-p", "epochs", "3", "-p", "results_dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**__import__("os").environ, "PATH": f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"})
+    assert proc.returncode != 0
+    assert "UndeclaredParameterError" in proc.stderr + proc.stdout and "epochs" in proc.stderr + proc.stdout

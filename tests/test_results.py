@@ -1,0 +1,73 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from strn import results as res
+from strn.config import make_config
+
+
+def _record(cfg, error=0.25):
+    return {"schema_version": res.SCHEMA_VERSION, "experiment": cfg.experiment, "name": cfg.name, "table": "5.3",
+            "config": cfg.to_dict(), "config_hash": res.config_hash(cfg), "profile": cfg.profile,
+            "dataset": {}, "split": 1, "seed": cfg.train.seed,
+            "metrics": {"error_rate": error, "accuracy": 1 - error, "mean_class_accuracy": 0.7,
+                        "per_class_accuracy": {}, "clip_accuracy": 0.6, "history": []},
+            "cost": {"wall_s": 1.0}, "thesis": 0.197, "skipped_videos": [], "env": {}}
+
+
+def test_save_find_and_reject_changed_config(tmp_path):
+    cfg = make_config("smoke", experiment="e", name="row")
+    path = res.save_result(tmp_path, cfg, _record(cfg))
+    assert path == tmp_path / "e" / "row__seed0.json"
+    assert res.find_cached(tmp_path, cfg)["metrics"]["error_rate"] == 0.25
+    changed = make_config("smoke", {"train": {"lr": 0.5}}, experiment="e", name="row")
+    assert res.find_cached(tmp_path, changed) is None
+
+
+def test_record_missing_keys_is_refused(tmp_path):
+    cfg = make_config("smoke", experiment="e", name="row")
+    rec = _record(cfg)
+    del rec["env"]
+    with pytest.raises(ValueError, match="env"):
+        res.save_result(tmp_path, cfg, rec)
+
+
+def test_truncated_json_is_named_and_ignored_by_cache(tmp_path):
+    cfg = make_config("smoke", experiment="e", name="row")
+    p = res.result_path(tmp_path, cfg)
+    p.parent.mkdir(parents=True)
+    p.write_text('{"schema_version": 1, "metr')
+    with pytest.raises(ValueError, match="row__seed0.json is not valid JSON"):
+        res.load_result(p)
+    assert res.find_cached(tmp_path, cfg) is None
+
+
+def test_crash_while_writing_never_leaves_a_truncated_file(tmp_path):
+    """A process killed in the middle of writing leaves the previous file intact."""
+    target = tmp_path / "r.json"
+    target.write_text(json.dumps({"old": True}))
+    code = (
+        "import os, sys, strn.results as r\n"
+        "real = os.replace\n"
+        "def die(*a, **k): os._exit(9)\n"  # killed after the temp file is written, before the rename
+        "os.replace = die\n"
+        f"r.atomic_write_text({str(target)!r}, 'x' * 10_000_000)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=os.getcwd())
+    assert proc.returncode == 9
+    assert json.loads(target.read_text()) == {"old": True}
+
+
+def test_mean_std():
+    assert res.mean_std([0.2]) == (0.2, 0.0)
+    m, s = res.mean_std([0.1, 0.3])
+    assert m == pytest.approx(0.2) and s == pytest.approx(0.1414, abs=1e-3)
+
+
+def test_environment_names_versions():
+    env = res.environment("cpu")
+    assert {"python", "torch", "torchvision", "av", "device", "git_commit", "git_dirty"} <= set(env)

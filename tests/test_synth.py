@@ -1,0 +1,160 @@
+"""The synthetic set: UCF layout, determinism, short videos, single-frame ambiguity."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import numpy as np
+import pytest
+
+import strn.synth as synth
+from strn.data.ucf101 import group_overlap, read_split
+from strn.data.video import count_frames, decode_sampled
+from strn.synth import (MOTIONS, SynthSpec, clip_frames, ensure_synthetic, positions,
+                        render_frame, render_scene, sample_clip, spec_for_profile,
+                        split_test_groups, write_synthetic)
+
+SMOKE = spec_for_profile("smoke")
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory):
+    return write_synthetic(tmp_path_factory.mktemp("smoke"), SMOKE, progress=False)
+
+
+def test_profiles():
+    assert len(SMOKE.classes) == 4 and SMOKE.size == 32
+    demo = spec_for_profile("demo")
+    assert 8 <= len(demo.classes) <= 12 and demo.size == 64 and demo.fps == 25
+    with pytest.raises(ValueError, match="smoke, demo"):
+        spec_for_profile("full")
+    with pytest.raises(ValueError):
+        SynthSpec(motions=("Spin",))
+
+
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_layout_reads_like_ucf(smoke_root, split):
+    idx = read_split(smoke_root, split)
+    assert idx.classes == SMOKE.classes
+    assert all(re.fullmatch(r"[A-Z][A-Za-z]+", c) for c in idx.classes)
+    test_groups = {e.group for e in idx.subset("test")}
+    assert test_groups == set(split_test_groups(SMOKE.n_groups, split)) == \
+        {2 * split - 1, 2 * split}
+    assert {e.group for e in idx.subset("train")} == set(range(1, 7)) - test_groups
+    assert not group_overlap(idx.entries)
+    for e in idx.entries:
+        assert re.fullmatch(rf"{idx.classes[e.label]}/v_{idx.classes[e.label]}"
+                            rf"_g\d\d_c\d\d\.avi", e.path)
+    raw = (smoke_root / f"ucfTrainTestlist/trainlist0{split}.txt").read_bytes()
+    assert raw.count(b"\r\n") == len(idx.subset("train"))
+    assert re.match(rb"\w+/v_\w+\.avi \d\r\n", raw)
+
+
+def test_short_videos_present(smoke_root):
+    lengths = [count_frames(p) for p in sorted((smoke_root / "UCF-101").glob("*/*.avi"))]
+    assert min(lengths) <= 10  # one sampled frame at r=10: padded with T=2
+    assert any(n < 20 for n in lengths) and max(lengths) >= 30
+    assert all(n <= SMOKE.max_frames for n in lengths)
+
+
+def test_decoded_frames_match_generator(smoke_root):
+    params = sample_clip(SMOKE, "Square", "MoveRight", 4, 2)
+    want = clip_frames(SMOKE, params)
+    got = decode_sampled(smoke_root / "UCF-101/SquareMoveRight/v_SquareMoveRight_g04_c02.avi",
+                         1, None)
+    assert got.shape == want.shape
+    assert np.abs(got.astype(int) - want).mean() < 8  # lossy coding only
+
+
+def test_deterministic(tmp_path):
+    spec = dataclasses.replace(SMOKE, n_groups=3, clips_per_group=(1, 1), n_shapes=1,
+                               max_frames=35)
+    a = write_synthetic(tmp_path / "a", spec, progress=False)
+    b = write_synthetic(tmp_path / "b", spec, progress=False)
+    files = sorted(p.relative_to(a) for p in a.rglob("*.avi"))
+    assert len(files) == 2 * 3
+    for rel in files:
+        np.testing.assert_array_equal(decode_sampled(a / rel, 1, None),
+                                      decode_sampled(b / rel, 1, None))
+    for name in ("classInd.txt", "trainlist01.txt", "testlist03.txt"):
+        assert (a / "ucfTrainTestlist" / name).read_bytes() == \
+            (b / "ucfTrainTestlist" / name).read_bytes()
+    other = clip_frames(dataclasses.replace(spec, seed=1),
+                        sample_clip(dataclasses.replace(spec, seed=1), "Circle", "MoveLeft", 1, 1))
+    assert not np.array_equal(other[:5], clip_frames(spec, sample_clip(spec, "Circle",
+                                                                       "MoveLeft", 1, 1))[:5])
+
+
+def test_single_frame_carries_no_direction():
+    spec = spec_for_profile("demo")
+    clips = {m: sample_clip(spec, "Triangle", m, 3, 2) for m in MOTIONS}
+    # Everything but the velocity is shared by the motions of a shape ...
+    strip = [dataclasses.replace(p, velocity=(0.0, 0.0)) for p in clips.values()]
+    assert all(s == strip[0] for s in strip)
+    # ... so frame 0 is identical, and a frame depends on the position only.
+    frames0 = [clip_frames(spec, p)[0] for p in clips.values()]
+    assert all(np.array_equal(f, frames0[0]) for f in frames0)
+    scene = render_scene(clips["MoveLeft"].scene_seed, spec.size)
+    centre = (spec.size - 0.7, 13.25)  # wraps around the right edge
+    renders = [render_frame(scene, p, centre) for p in clips.values()]
+    assert all(np.array_equal(r, renders[0]) for r in renders)
+    # The object's position at any frame is uniform on the torus for every direction
+    # (Kolmogorov-Smirnov distance to the uniform distribution, 600 clips).
+    for motion in ("MoveLeft", "MoveRight"):
+        xs = np.sort([positions(sample_clip(spec, "Circle", motion, g, c), spec.size)[-1, 0]
+                      for g in range(1, 31) for c in range(1, 21)]) / spec.size
+        ks = np.max(np.abs(xs - (np.arange(1, len(xs) + 1) / len(xs))))
+        assert ks < 0.07, (motion, ks)
+    # Directions differ: two frames apart, left and right have moved opposite ways.
+    p_left, p_right = positions(clips["MoveLeft"], spec.size), positions(clips["MoveRight"],
+                                                                          spec.size)
+    assert p_left[1, 0] != p_right[1, 0] and p_left[1, 1] == p_right[1, 1]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "demo"])
+def test_motion_visible_and_unambiguous_at_all_rates(profile):
+    spec = spec_for_profile(profile)
+    slowest, fastest = spec.speed[0] * spec.size, spec.speed[1] * spec.size
+    assert slowest * 2 >= 1.0  # r=2: more than a pixel between sampled frames
+    assert fastest * 15 < spec.size / 2  # r=15: wrapped direction still unambiguous
+
+
+def test_scene_shared_within_group_not_across():
+    a = sample_clip(SMOKE, "Circle", "MoveLeft", 2, 1)
+    b = sample_clip(SMOKE, "Circle", "MoveLeft", 2, 2)
+    c = sample_clip(SMOKE, "Circle", "MoveLeft", 3, 1)
+    assert a.scene_seed == b.scene_seed != c.scene_seed
+    assert a.start != b.start
+
+
+def test_ensure_synthetic_once_then_reused_and_regenerated(tmp_path, monkeypatch):
+    tiny = dataclasses.replace(SMOKE, n_shapes=1, n_groups=3, clips_per_group=(1, 1),
+                               max_frames=31)
+    monkeypatch.setitem(synth.PROFILES, "smoke", tiny)
+    calls = []
+    real = synth.write_synthetic
+    monkeypatch.setattr(synth, "write_synthetic",
+                        lambda root, spec, **kw: calls.append(spec) or real(root, spec,
+                                                                           progress=False))
+    root = ensure_synthetic("smoke", tmp_path)
+    assert root == tmp_path / "synthetic-smoke" and len(calls) == 1
+    marker = json.loads((root / synth.MARKER).read_text())
+    assert marker["digest"] == tiny.digest() and marker["spec"]["n_groups"] == 3
+    assert read_split(root, 1).entries
+    assert ensure_synthetic("smoke", tmp_path) == root and len(calls) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no tmp left
+    changed = dataclasses.replace(tiny, seed=7)
+    monkeypatch.setitem(synth.PROFILES, "smoke", changed)
+    ensure_synthetic("smoke", tmp_path)
+    assert len(calls) == 2
+    assert json.loads((root / synth.MARKER).read_text())["digest"] == changed.digest()
+
+
+def test_ensure_synthetic_refuses_foreign_folder(tmp_path):
+    (tmp_path / "synthetic-smoke").mkdir()
+    (tmp_path / "synthetic-smoke" / "mine.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="synthetic-smoke"):
+        ensure_synthetic("smoke", tmp_path)
+    assert (tmp_path / "synthetic-smoke" / "mine.txt").exists()
