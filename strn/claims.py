@@ -63,6 +63,12 @@ CLAIMS: dict[str, list[tuple[int, str, Callable[[Sequence[dict[str, Any]]], tupl
 }
 
 
+def register(experiment: str, claim: int, text: str,
+             test: Callable[[Sequence[dict[str, Any]]], tuple[str, str]]) -> None:
+    """Add a claim test for an experiment (modules that define experiments call this)."""
+    CLAIMS.setdefault(experiment, []).append((claim, text, test))
+
+
 def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
     return [Verdict(cid, text, *fn(records)) for cid, text, fn in CLAIMS.get(experiment, [])]
 

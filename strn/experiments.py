@@ -33,6 +33,9 @@ class Experiment:
     rows: tuple[Row, ...]
     notes: str = ""
     profile_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-profile tweaks
+    # "module:function" running the experiment instead of one STRN training per row and seed
+    # (the baselines of Tables 5.1/5.2 train on frozen features); same signature as run_experiment.
+    runner: str | None = None
 
 
 def _adam(p: float) -> dict:
@@ -151,6 +154,13 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
 
     exp = get_experiment(key)
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    if exp.runner:
+        import importlib
+
+        module, func = exp.runner.split(":")
+        return getattr(importlib.import_module(module), func)(
+            key, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
+            overrides=overrides, progress=progress)
     jobs = [(row, s) for row in exp.rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
