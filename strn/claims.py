@@ -39,6 +39,29 @@ def beats(a: list[float], b: list[float]) -> tuple[str, str]:
     return verdict, f"{ma:.3f}±{sa:.3f} vs {mb:.3f}±{sb:.3f} (n={len(a)},{len(b)}): difference {diff:+.3f}, margin {margin:.3f}"
 
 
+def about_equal(a: list[float], b: list[float]) -> tuple[str, str]:
+    """Are mean errors ``a`` and ``b`` within the spread over seeds of each other?"""
+    if not a or not b:
+        return INCONCLUSIVE, "missing runs"
+    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+    margin = max(sa, sb, MIN_MARGIN)
+    diff = ma - mb
+    verdict = REPRODUCED if abs(diff) <= margin else NOT_REPRODUCED
+    return verdict, f"{ma:.3f}±{sa:.3f} vs {mb:.3f}±{sb:.3f}: |difference| {abs(diff):.3f} vs margin {margin:.3f}"
+
+
+def costs_increase(records: Sequence[dict[str, Any]], names: Sequence[str]) -> tuple[str, str]:
+    """Is the mean training time strictly decreasing along ``names`` (densest sampling first)?"""
+    means = []
+    for n in names:
+        t = [r["cost"]["train_s"] for r in records if r.get("name") == n]
+        if not t:
+            return INCONCLUSIVE, f"missing runs of {n}"
+        means.append(mean_std(t)[0])
+    ok = all(x > y for x, y in zip(means, means[1:]))
+    return (REPRODUCED if ok else NOT_REPRODUCED), "training s: " + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, means))
+
+
 def all_of(parts: Sequence[tuple[str, str]]) -> tuple[str, str]:
     """Several comparisons that must all hold: reproduced only if all are, not reproduced if any is not."""
     verdicts = [v for v, _ in parts]
@@ -56,9 +79,44 @@ def _claim3(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
     return all_of([beats(a1, errors(records, "adam-10pct")), beats(a1, errors(records, "rprop-10pct"))])
 
 
+def _claim4(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    e = lambda n: errors(records, n)  # noqa: E731
+    return all_of([beats(e("conv-49-55"), e("conv-5-11")), beats(e("conv-86-92"), e("conv-49-55")),
+                   beats(e("identity-98-104"), e("conv-98-104")), beats(e("identity-98-104"), e("conv_relu-98-104"))])
+
+
+def _claim5(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    e = lambda n: errors(records, n)  # noqa: E731
+    return all_of([about_equal(e("rate-2"), e("rate-10")), about_equal(e("rate-5"), e("rate-10")),
+                   beats(e("rate-10"), e("rate-15")),
+                   costs_increase(records, ["rate-2", "rate-5", "rate-10", "rate-15"])])
+
+
+def _claim6(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    e = lambda n: errors(records, n)  # noqa: E731
+    return all_of([about_equal(e("context-3"), e("context-2")), beats(e("context-2"), e("context-5"))])
+
+
+def _claim7(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    return beats(errors(records, "split-1"), errors(records, "frame-average"))
+
+
 CLAIMS: dict[str, list[tuple[int, str, Callable[[Sequence[dict[str, Any]]], tuple[str, str]]]]] = {
     "05_3_learning_algorithms": [
         (3, "ADAM updating every 1% beats ADAM 10% and RPROP 10% (5.3).", _claim3),
+    ],
+    "05_4_recurrent_connection": [
+        (4, "The later the connection, the better; identity beats learned connections (5.4, 5.5).", _claim4),
+    ],
+    "05_5_sampling_rate": [
+        (5, "Sampling every 2nd/5th/10th frame is about equal; every 15th is worse; cost grows with density "
+            "(5.6).", _claim5),
+    ],
+    "05_6_temporal_context": [
+        (6, "Context 3 is about context 2; context 5 is worse (5.7).", _claim6),
+    ],
+    "05_7_splits_and_sota": [
+        (7, "STRN beats the frame-average baseline (0.198 vs 0.236).", _claim7),
     ],
 }
 

@@ -33,13 +33,39 @@ def _check_data(a: argparse.Namespace) -> int:
     return 0
 
 
+def parse_sets(items: list[str]) -> dict:
+    """``["train.lr=0.01", "model.positions=[\"layer4.2\"]"]`` -> nested overrides (values as JSON,
+    else as strings)."""
+    import json
+
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set takes KEY=VALUE (e.g. train.lr=0.01), got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
 def _run(a: argparse.Namespace) -> int:
+    from . import distributed
     from .experiments import run_experiment, summary_table
 
+    distributed.init_from_env()  # a no-op unless started by torchrun
     seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else None
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
-                          data_dir=a.data_dir, force=a.force)
-    print(summary_table(a.experiment, recs).to_string(index=False))
+                          data_dir=a.data_dir, force=a.force, overrides=parse_sets(a.set),
+                          rows=a.rows.split(",") if a.rows else None)
+    if distributed.is_main():
+        print(summary_table(a.experiment, recs).to_string(index=False))
     return 0
 
 
@@ -74,14 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("experiment", help="e.g. 05_3_learning_algorithms")
     outputs(e)
     e.add_argument("--seeds", default=None, help="comma-separated, default: the profile's")
+    e.add_argument("--rows", default=None, help="comma-separated row names, default: all")
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value, e.g. --set train.epochs=2 (repeatable)")
     e.set_defaults(func=_run)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .config import ConfigError
+
     try:
         return args.func(args)
+    except (ConfigError, FileNotFoundError, KeyError) as e:
+        print(f"strn: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept in the results folder and checkpoints resume the rest",
               file=sys.stderr)

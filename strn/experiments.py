@@ -145,8 +145,10 @@ def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str =
 
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
                    results_dir: str | Path | None = None, data_dir: str | Path | None = None, force: bool = False,
-                   overrides: Mapping[str, Any] | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
-    """Every row of the experiment for every seed; stored results are read back unless ``force``."""
+                   overrides: Mapping[str, Any] | None = None, progress: bool | None = None,
+                   rows: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every row of the experiment (or those named in ``rows``) for every seed; stored
+    results are read back unless ``force``."""
     from tqdm.auto import tqdm
 
     from .run import run
@@ -161,13 +163,24 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
         return getattr(importlib.import_module(module), func)(
             key, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
             overrides=overrides, progress=progress)
-    jobs = [(row, s) for row in exp.rows for s in seeds]
+    unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
+    if unknown:
+        raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
+    jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
         cfg = row_config(exp, row, profile, seed, device, overrides)
         records.append(run(cfg, results_dir=results_dir, data_dir=data_dir, force=force, table=exp.table,
                            thesis=row.thesis, progress=progress))
     return records
+
+
+def best_record(records: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
+    """The run with the lowest error (among rows ``names`` when given)."""
+    pool = [r for r in records if names is None or r.get("name") in names]
+    if not pool:
+        raise ValueError("no runs to choose the best from")
+    return min(pool, key=lambda r: r["metrics"]["error_rate"])
 
 
 def summary_table(key: str, records: list[dict[str, Any]]):
@@ -194,3 +207,4 @@ def summary_table(key: str, records: list[dict[str, Any]]):
         })
         lines.append(line)
     return pd.DataFrame(lines)
+from . import baselines_run  # noqa: E402,F401  (registers 05_2_baselines)

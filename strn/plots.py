@@ -64,3 +64,46 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def error_and_cost(table, x_column: str, title: str):
+    """Error (thesis and reproduced) against ``x_column``, with the measured training time
+    beside the thesis's hours on a second axis (Table 5.6)."""
+    x = [float(v) for v in table[x_column]]
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.plot(x, table["thesis error"], "s--", color="#9e9e9e", label="thesis error")
+    ax.errorbar(x, table["error (mean)"], yerr=table["error (std)"], fmt="o-", color="#1f77b4", capsize=3,
+                label="reproduced error")
+    ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1), title=title)
+    ax2 = ax.twinx()
+    ax2.plot(x, table["train s (mean)"], "^:", color="#d62728", label="measured training s")
+    ax2.set_ylabel("training time, this run (s)", color="#d62728")
+    if "thesis training time (h)" in table:
+        ax3 = ax.twinx()
+        ax3.spines["right"].set_position(("axes", 1.18))
+        ax3.plot(x, table["thesis training time (h)"], "v:", color="#ff7f0e", label="thesis hours")
+        ax3.set_ylabel("thesis training time (h)", color="#ff7f0e")
+    lines = [h for a in fig.axes for h in a.get_legend_handles_labels()[0]]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def confusion(record: dict[str, Any], title: str | None = None):
+    """Row-normalised confusion matrix of one run (test videos)."""
+    import numpy as np
+    import seaborn as sns
+
+    cm = np.asarray(record["metrics"]["confusion"], dtype=float)
+    cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    classes = record["dataset"]["classes"] if isinstance(record.get("dataset"), dict) else None
+    n = len(cm)
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.45 * n), min(10, 1.5 + 0.4 * n)))
+    sns.heatmap(cm, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, cbar_kws={"shrink": 0.7},
+                xticklabels=classes if classes and n <= 40 else False,
+                yticklabels=classes if classes and n <= 40 else False)
+    ax.set(xlabel="predicted", ylabel="true",
+           title=title or f"{record['experiment']} / {record['name']}: error {record['metrics']['error_rate']:.3f}")
+    ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from . import distributed as dist
 from . import results as res
 from .config import RunConfig, config_hash
 
@@ -118,12 +119,15 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         if shared is not None:  # same numbers, filed again under this experiment and row
             record = dict(shared, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
                           config=cfg.to_dict(), reused_from=f"{shared['experiment']}/{shared['name']}")
-            res.save_result(results_dir, cfg, record)
+            if dist.is_main():
+                res.save_result(results_dir, cfg, record)
+            dist.barrier()
             return record
     t0 = time.perf_counter()
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
-    data = prepare(cfg, data_dir, progress)
+    with dist.main_first():  # rank 0 writes the synthetic set and frame cache, the others then read them
+        data = prepare(cfg, data_dir, progress)
     model = build(cfg, len(data.classes))
     ckpt = checkpoint_path(results_dir, cfg)
     if force and ckpt.exists():
@@ -157,5 +161,7 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
         "env": res.environment(device),
     }
-    res.save_result(results_dir, cfg, record)
+    if dist.is_main():  # under torchrun every rank trained the same model; one file is written
+        res.save_result(results_dir, cfg, record)
+    dist.barrier()
     return record

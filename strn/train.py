@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed as dist
 from .config import TrainConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -204,42 +205,53 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
     model.train()
     plan = epoch_plan(len(dataset), step_size(len(dataset), cfg.update_every), cfg.batch_size, cfg.seed, state.epoch)
     todo = plan[state.micro:]
-    batches = _loader(dataset, [mb.indices for mb in todo], num_workers)
+    # Under torchrun the micro-batches are dealt round-robin to the ranks (strn/distributed.py).
+    rank, world = dist.rank_world()
+    mine = [(state.micro + i) % world == rank for i in range(len(todo))]
+    batches = _loader(dataset, [mb.indices for mb, m in zip(todo, mine) if m], num_workers)
     bar = tqdm(total=len(plan), initial=state.micro, desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
-               disable=not progress_enabled(progress), leave=False, mininterval=2)
+               disable=not progress_enabled(progress) or rank != 0, leave=False, mininterval=2)
     last_ckpt = time.monotonic()
+    pending_ckpt = False
     t0 = time.perf_counter()
-    for mb, (frames, labels, _) in zip(todo, batches):
-        # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
-        gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
-        x = to_input(crop_batch(frames, crop, gen, flip), device)
-        labels = labels.to(device)
-        with _autocast(device, cfg.amp):
-            logits = model(x)  # (B, K)
-            loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
-        if not torch.isfinite(loss_sum):
-            raise NonFiniteLossError(f"non-finite loss {loss_sum.item()} at epoch {state.epoch + 1}, micro-batch "
-                                     f"{state.micro}, optimiser step {state.steps}; the last good checkpoint is kept. "
-                                     f"Try a smaller learning rate (train.lr={cfg.lr}).")
-        (loss_sum / mb.step_len).backward()
+    for mb, is_mine in zip(todo, mine):
+        if is_mine:
+            frames, labels, _ = next(batches)
+            # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
+            gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
+            x = to_input(crop_batch(frames, crop, gen, flip), device)
+            labels = labels.to(device)
+            with _autocast(device, cfg.amp):
+                logits = model(x)  # (B, K)
+                loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
+            if not torch.isfinite(loss_sum):
+                raise NonFiniteLossError(f"non-finite loss {loss_sum.item()} at epoch {state.epoch + 1}, micro-batch "
+                                         f"{state.micro}, optimiser step {state.steps}; the last good checkpoint is "
+                                         f"kept. Try a smaller learning rate (train.lr={cfg.lr}).")
+            (loss_sum / mb.step_len).backward()
+            state.loss_sum += loss_sum.item()
+            state.correct += int((logits.argmax(1) == labels).sum())
+            state.seen += len(labels)
+            state.frames_trained += frames.shape[0] * frames.shape[1]
         if mb.ends_step:
+            dist.sum_gradients(model)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            dist.broadcast_buffers(model)
             state.steps += 1
         state.micro += 1
-        state.loss_sum += loss_sum.item()
-        state.correct += int((logits.argmax(1) == labels).sum())
-        state.seen += len(labels)
-        state.frames_trained += frames.shape[0] * frames.shape[1]
         bar.update(1)
-        bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
-        due = (cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
+        if state.seen:
+            bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
+        pending_ckpt |= bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
             (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
-        if on_checkpoint is not None and due and state.micro < len(plan):
+        # Across ranks the partial gradients of a step differ: checkpoint only between steps there.
+        if on_checkpoint is not None and pending_ckpt and state.micro < len(plan) and (world == 1 or mb.ends_step):
             state.train_seconds += time.perf_counter() - t0
             t0 = time.perf_counter()
             on_checkpoint(not mb.ends_step)
             last_ckpt = time.monotonic()
+            pending_ckpt = False
     state.train_seconds += time.perf_counter() - t0
     bar.close()
 
@@ -258,9 +270,12 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     n_seq = torch.zeros(n_videos, dtype=torch.long)
     label_of = torch.full((n_videos,), -1, dtype=torch.long)
     clip_correct = clips = 0
+    rank, world = dist.rank_world()
     batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
+    batches = batches[rank::world]  # each rank evaluates a share; the sums are reduced below
     for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers), total=len(batches), desc="evaluate",
-                                       leave=False, disable=not progress_enabled(progress), mininterval=2):
+                                       leave=False, disable=not progress_enabled(progress) or rank != 0,
+                                       mininterval=2):
         with _autocast(device, amp):
             logits = model(to_input(crop_batch(frames, crop, None), device))
         probs = logits.float().softmax(1).cpu().double()
@@ -269,6 +284,8 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
         label_of[videos] = labels
         clip_correct += int((probs.argmax(1) == labels).sum())
         clips += len(labels)
+    dist.sum_(prob_sum), dist.sum_(n_seq), dist.max_(label_of)
+    clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([clip_correct, clips])))
     seen = n_seq > 0
     pred = prob_sum[seen].argmax(1)
     true = label_of[seen]
@@ -309,7 +326,9 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
         flip: bool, device: torch.device, checkpoint: Path | None, config_hash: str, num_workers: int = 0,
         progress: bool | None = None) -> FitResult:
     """Train for ``cfg.epochs`` epochs (resuming from ``checkpoint`` when it exists), then
-    evaluate on ``test_ds``. Checkpoints are written at epoch ends and at intervals."""
+    evaluate on ``test_ds``. Checkpoints are written at epoch ends and at intervals (by rank 0
+    under torchrun)."""
+    device = dist.local_device() or device
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -320,7 +339,7 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     step_model = torch.compile(model) if cfg.compile else model
 
     def save(partial: bool) -> None:
-        if checkpoint is not None:
+        if checkpoint is not None and dist.is_main():
             save_checkpoint(checkpoint, model, optimizer, state, config_hash, partial)
 
     eval_kw = dict(crop=crop, device=device, batch_size=max(cfg.batch_size, 32), amp=cfg.amp,
@@ -328,8 +347,10 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     while state.epoch < cfg.epochs:
         train_one_epoch(step_model, train_ds, optimizer, state, cfg, crop=crop, flip=flip, device=device,
                         num_workers=num_workers, on_checkpoint=save, progress=progress)
-        row: dict[str, Any] = {"epoch": state.epoch + 1, "train_loss": state.loss_sum / max(state.seen, 1),
-                               "train_clip_accuracy": state.correct / max(state.seen, 1), "steps": state.steps,
+        loss_sum, correct, seen = dist.sum_(torch.tensor([state.loss_sum, state.correct, state.seen],
+                                                          dtype=torch.float64)).tolist()
+        row: dict[str, Any] = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(seen, 1),
+                               "train_clip_accuracy": correct / max(seen, 1), "steps": state.steps,
                                "train_seconds": state.train_seconds}
         if cfg.eval_each_epoch and state.epoch + 1 < cfg.epochs:
             m = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
@@ -341,4 +362,5 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     metrics = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
     if state.history:
         state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
-    return FitResult(metrics, state.history, state.train_seconds, state.frames_trained, state.steps)
+    frames = int(dist.sum_(torch.tensor(state.frames_trained)))
+    return FitResult(metrics, state.history, state.train_seconds, frames, state.steps)
