@@ -9,9 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .config import RunConfig, config_hash
 
 SCHEMA_VERSION = 1
+SUMMARY_DIR = "summaries"  # <results_dir>/summaries/<notebook>.json: numbers of notebooks that train nothing
 
 REQUIRED_KEYS = ("schema_version", "experiment", "table", "config", "config_hash", "profile", "dataset", "split",
                  "seed", "metrics", "cost", "thesis", "skipped_videos", "env")
@@ -94,7 +97,33 @@ def save_result(results_dir: str | Path, cfg: RunConfig, record: dict[str, Any])
 def load_results(results_dir: str | Path, experiment: str | None = None) -> list[dict[str, Any]]:
     """Every results JSON under ``results_dir`` (of one experiment when given)."""
     base = Path(results_dir) / experiment if experiment else Path(results_dir)
-    return [load_result(p) for p in sorted(base.rglob("*.json")) if "executed" not in p.parts]
+    return [load_result(p) for p in sorted(base.rglob("*.json"))
+            if "executed" not in p.parts and SUMMARY_DIR not in p.parts]
+
+
+def write_summary(results_dir: str | Path, experiment: str, profile: str, data: dict[str, Any]) -> Path:
+    """Write a notebook's computed numbers (no training run) to
+    ``<results_dir>/summaries/<experiment>.json``, atomically.
+
+    Kept apart from ``<results_dir>/<experiment>/`` because the training-run loaders
+    (``strn.results.load_results``) expect every JSON there to be a full run record.
+    """
+    record = {"schema_version": SCHEMA_VERSION, "kind": "summary", "experiment": experiment, "profile": profile,
+              "env": environment(), **data}
+    path = Path(results_dir) / SUMMARY_DIR / f"{experiment}.json"
+    return atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, Path):
+        return str(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
 def _git(*args: str) -> str | None:

@@ -91,12 +91,25 @@ def prepare(cfg: RunConfig, data_dir: str | Path | None = None, progress: bool |
                            d.on_bad_video, str(data_dir / "cache"), progress)
 
 
-def build(cfg: RunConfig, num_classes: int) -> torch.nn.Module:
+def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:
+    """``pretrained``: the profile's stand-in for ImageNet (strn/pretrain.py; ImageNet itself
+    for ``full``), trained once and cached. Anything else is passed on unchanged."""
+    if cfg.model.weights != "pretrained":
+        return cfg.model.weights
+    from .pretrain import pretrained_backbone
+
+    m = cfg.model
+    size = cfg.data.crop
+    return str(pretrained_backbone(cfg.profile, data_dir, backbone=m.backbone, width=m.width, size=size))
+
+
+def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) -> torch.nn.Module:
     from .model.build import build_model
 
     m = cfg.model
     return build_model(m.kind, num_classes=num_classes, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
-                       connection=m.connection, positions=m.positions, special3=m.special3, weights=m.weights)
+                       connection=m.connection, positions=m.positions, special3=m.special3,
+                       weights=resolve_weights(cfg, data_dir))
 
 
 def checkpoint_path(results_dir: str | Path, cfg: RunConfig) -> Path:
@@ -126,9 +139,9 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
-    with dist.main_first():  # rank 0 writes the synthetic set and frame cache, the others then read them
+    with dist.main_first():  # rank 0 writes the synthetic set, frame cache and weights; the others read them
         data = prepare(cfg, data_dir, progress)
-    model = build(cfg, len(data.classes))
+        model = build(cfg, len(data.classes), data_dir)
     ckpt = checkpoint_path(results_dir, cfg)
     if force and ckpt.exists():
         ckpt.unlink()

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 # Bump when the generator changes what it writes: it is part of the marker hash, so an
 # existing synthetic folder is regenerated instead of silently reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = ".strn_synthetic.json"
 
 SHAPES: tuple[str, ...] = ("Circle", "Square", "Triangle", "Cross")
@@ -53,11 +53,21 @@ SHAPE_COLOURS: dict[str, tuple[int, int, int]] = {
     "Circle": (235, 60, 50), "Square": (60, 200, 70),
     "Triangle": (70, 110, 240), "Cross": (240, 220, 60),
 }
-# Unit velocity per motion in image coordinates (x right, y down).
+# Per motion: unit velocity in image coordinates (x right, y down). Grow/Shrink (motion
+# towards or away from the camera) and FadeIn/FadeOut change the object's size or opacity
+# along a ramp instead; Shrink and FadeOut play the ramp of Grow and FadeIn backwards, so
+# the two classes of a pair show exactly the same frames in opposite order.
 MOTIONS: dict[str, tuple[float, float]] = {
     "MoveLeft": (-1.0, 0.0), "MoveRight": (1.0, 0.0),
     "MoveUp": (0.0, -1.0), "MoveDown": (0.0, 1.0),
+    "Grow": (0.0, 0.0), "Shrink": (0.0, 0.0),
+    "FadeIn": (0.0, 0.0), "FadeOut": (0.0, 0.0),
 }
+RAMPS: dict[str, tuple[str, bool]] = {  # motion -> (what changes, played backwards)
+    "Grow": ("size", False), "Shrink": ("size", True), "FadeIn": ("opacity", False), "FadeOut": ("opacity", True),
+}
+OPACITY_RANGE = (0.1, 1.0)
+RADIUS_RANGE = (0.08, 0.22)  # object radius as a fraction of the frame, for Grow/Shrink
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,12 @@ PROFILES: dict[str, SynthSpec] = {
     "smoke": SynthSpec(n_shapes=2, motions=("MoveLeft", "MoveRight"), n_groups=6,
                        clips_per_group=(2, 2), size=32, min_frames=30, max_frames=60,
                        short_fraction=0.15, speed=(0.016, 0.031)),
-    "demo": SynthSpec(),
+    # Translation (left/right) and fading (in/out): two kinds of temporal cue, each pair of
+    # classes identical frame by frame but for the order. Faster than the default so that
+    # the motion between sampled frames is clear at r = 2 (> 1.5 px) and unambiguous at
+    # r = 15 (< half the width); clips of at most 100 frames, so fades are not too slow.
+    "demo": SynthSpec(motions=("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), max_frames=100,
+                      speed=(0.012, 0.024)),
 }
 
 
@@ -147,6 +162,10 @@ class ClipParams:
     n_frames: int
     scene_seed: int
     noise_seed: int
+    ramp: str = ""  # "size" (Grow/Shrink), "opacity" (FadeIn/FadeOut) or "" (constant)
+    ramp_start: float = 0.0  # ramp position at the first frame of the forward play, in [0, 1]
+    ramp_rate: float = 0.0  # ramp change per frame (the ramp stays within [0, 1])
+    reverse: bool = False  # play the ramp backwards (Shrink, FadeOut)
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -174,10 +193,39 @@ def sample_clip(spec: SynthSpec, shape: str, motion: str, group: int, clip: int)
     colour = tuple(np.clip(np.array(SHAPE_COLOURS[shape]) + jitter, 0, 255))
     radius = rng.uniform(0.12, 0.16) * spec.size
     ux, uy = MOTIONS[motion]
+    noise_seed = int(rng.integers(2**31))
+    # Drawn after everything else, so that adding the ramps left the other clips unchanged.
+    # The ramp moves at twice the speed (in frame widths per frame), but never leaves [0, 1]
+    # over the clip: a long clip ramps slower. Its start is uniform where it fits.
+    kind, reverse = RAMPS.get(motion, ("", False))
+    rate = min(2 * speed / spec.size, 1.0 / max(n_frames - 1, 1))
+    ramp_start = float(rng.uniform(0, 1 - rate * (n_frames - 1)))
     return ClipParams(shape=shape, colour=colour, radius=radius, start=start,  # type: ignore[arg-type]
                       velocity=(ux * speed, uy * speed), n_frames=n_frames,
                       scene_seed=int(_rng(spec.seed, shape_idx, group, 2).integers(2**31)),
-                      noise_seed=int(rng.integers(2**31)))
+                      noise_seed=noise_seed, ramp=kind, ramp_start=ramp_start, ramp_rate=rate, reverse=reverse)
+
+
+def ramp(params: ClipParams) -> np.ndarray:
+    """(n_frames,) ramp position in [0, 1] per frame (backwards for Shrink/FadeOut)."""
+    u = params.ramp_start + params.ramp_rate * np.arange(params.n_frames)
+    return u[::-1].copy() if params.reverse else u
+
+
+def radii(params: ClipParams, size: int) -> np.ndarray:
+    """(n_frames,) object radius per frame: constant, or along the ramp for Grow/Shrink."""
+    if params.ramp != "size":
+        return np.full(params.n_frames, params.radius)
+    lo, hi = RADIUS_RANGE
+    return (lo + (hi - lo) * ramp(params)) * size
+
+
+def opacities(params: ClipParams) -> np.ndarray:
+    """(n_frames,) object opacity per frame: 1, or along the ramp for FadeIn/FadeOut."""
+    if params.ramp != "opacity":
+        return np.ones(params.n_frames)
+    lo, hi = OPACITY_RANGE
+    return lo + (hi - lo) * ramp(params)
 
 
 def positions(params: ClipParams, size: int) -> np.ndarray:
@@ -229,18 +277,20 @@ def shape_coverage(shape: str, dx: np.ndarray, dy: np.ndarray, radius: float) ->
     return np.clip(inside + 0.5, 0.0, 1.0)
 
 
-def render_frame(scene: np.ndarray, params: ClipParams, centre: tuple[float, float]) -> np.ndarray:
-    """One noiseless frame (H, W, 3) float: the object of ``params`` at ``centre``.
+def render_frame(scene: np.ndarray, params: ClipParams, centre: tuple[float, float],
+                 radius: float | None = None, opacity: float = 1.0) -> np.ndarray:
+    """One noiseless frame (H, W, 3) float: the object of ``params`` at ``centre`` (with
+    ``radius``, default ``params.radius``).
 
-    Depends on the position only, never on the velocity: the direction of motion is not
-    in any single frame.
+    Depends on the position and size only, never on the velocity or growth: the direction
+    of motion is not in any single frame.
     """
     size = scene.shape[0]
     grid = np.arange(size, dtype=np.float64)
     # Offsets on the torus, so the object wraps around the edges.
     dx = (grid[None, :] - centre[0] + size / 2) % size - size / 2
     dy = (grid[:, None] - centre[1] + size / 2) % size - size / 2
-    alpha = shape_coverage(params.shape, dx, dy, params.radius)[..., None]
+    alpha = opacity * shape_coverage(params.shape, dx, dy, params.radius if radius is None else radius)[..., None]
     return scene * (1 - alpha) + np.asarray(params.colour) * alpha
 
 
@@ -249,8 +299,9 @@ def clip_frames(spec: SynthSpec, params: ClipParams) -> np.ndarray:
     scene = render_scene(params.scene_seed, spec.size)
     noise_rng = _rng(params.noise_seed)
     out = np.empty((params.n_frames, spec.size, spec.size, 3), dtype=np.uint8)
-    for t, centre in enumerate(positions(params, spec.size)):
-        frame = render_frame(scene, params, (centre[0], centre[1]))
+    tracks = zip(positions(params, spec.size), radii(params, spec.size), opacities(params))
+    for t, (centre, radius, opacity) in enumerate(tracks):
+        frame = render_frame(scene, params, (centre[0], centre[1]), radius, opacity)
         frame += noise_rng.normal(0.0, spec.noise, size=frame.shape)
         out[t] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
     return out

@@ -287,8 +287,17 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     dist.sum_(prob_sum), dist.sum_(n_seq), dist.max_(label_of)
     clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([clip_correct, clips])))
     seen = n_seq > 0
-    pred = prob_sum[seen].argmax(1)
-    true = label_of[seen]
+    metrics = video_metrics(prob_sum[seen], label_of[seen], num_classes)
+    metrics.update(clip_accuracy=clip_correct / clips if clips else float("nan"), n_sequences=clips)
+    return metrics
+
+
+def video_metrics(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
+    """Error rate, accuracy, mean class accuracy, per-class accuracy and confusion matrix from
+    per-video class probabilities (N, K) and labels (N,). Clip accuracy is the accuracy here
+    (one clip per video); `evaluate` replaces it with the sequence-level number."""
+    pred = probs.argmax(1).cpu()
+    true = labels.cpu()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     confusion.index_put_((true, pred), torch.ones_like(true), accumulate=True)
     per_class = [(confusion[c, c] / confusion[c].sum()).item() if confusion[c].sum() > 0 else None
@@ -300,10 +309,10 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
         "accuracy": accuracy,
         "mean_class_accuracy": sum(present) / len(present) if present else float("nan"),
         "per_class_accuracy": per_class,
-        "clip_accuracy": clip_correct / clips if clips else float("nan"),
+        "clip_accuracy": accuracy,
         "confusion": confusion.tolist(),
-        "n_videos": int(seen.sum()),
-        "n_sequences": clips,
+        "n_videos": len(true),
+        "n_sequences": len(true),
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 import strn.synth as synth
 from strn.data.ucf101 import group_overlap, read_split
 from strn.data.video import count_frames, decode_sampled
-from strn.synth import (MOTIONS, SynthSpec, clip_frames, ensure_synthetic, positions,
+from strn.synth import (MOTIONS, OPACITY_RANGE, RADIUS_RANGE, SynthSpec, opacities, clip_frames, ensure_synthetic, positions, radii,
                         render_frame, render_scene, sample_clip, spec_for_profile,
                         split_test_groups, write_synthetic)
 
@@ -89,7 +89,7 @@ def test_deterministic(tmp_path):
 
 def test_single_frame_carries_no_direction():
     spec = spec_for_profile("demo")
-    clips = {m: sample_clip(spec, "Triangle", m, 3, 2) for m in MOTIONS}
+    clips = {m: sample_clip(spec, "Triangle", m, 3, 2) for m in MOTIONS if m.startswith("Move")}
     # Everything but the velocity is shared by the motions of a shape ...
     strip = [dataclasses.replace(p, velocity=(0.0, 0.0)) for p in clips.values()]
     assert all(s == strip[0] for s in strip)
@@ -158,3 +158,25 @@ def test_ensure_synthetic_refuses_foreign_folder(tmp_path):
     with pytest.raises(FileExistsError, match="synthetic-smoke"):
         ensure_synthetic("smoke", tmp_path)
     assert (tmp_path / "synthetic-smoke" / "mine.txt").exists()
+
+
+@pytest.mark.parametrize("forward, backward", [("Grow", "Shrink"), ("FadeIn", "FadeOut")])
+def test_ramp_pairs_show_the_same_frames_in_opposite_order(forward, backward):
+    spec = dataclasses.replace(spec_for_profile("smoke"), motions=(forward, backward))
+    for group, clip in [(1, 1), (2, 1), (4, 2)]:
+        a, b = sample_clip(spec, "Circle", forward, group, clip), sample_clip(spec, "Circle", backward, group, clip)
+        fa, fb = clip_frames(spec, a), clip_frames(spec, b)
+        scene = render_scene(a.scene_seed, spec.size)
+        # noise differs per frame index, so compare the noiseless renders
+        ra = [render_frame(scene, a, tuple(c), r, o) for c, r, o in zip(positions(a, spec.size), radii(a, spec.size),
+                                                                           opacities(a))]
+        rb = [render_frame(scene, b, tuple(c), r, o) for c, r, o in zip(positions(b, spec.size), radii(b, spec.size),
+                                                                           opacities(b))]
+        assert all(np.array_equal(x, y) for x, y in zip(ra, rb[::-1]))
+        assert fa.shape == fb.shape
+        track = radii(a, spec.size) if forward == "Grow" else opacities(a)
+        if len(track) > 1:
+            assert np.all(np.diff(track) > 0)  # forward play increases, never wraps
+        lo, hi = RADIUS_RANGE if forward == "Grow" else OPACITY_RANGE
+        scale = spec.size if forward == "Grow" else 1.0
+        assert track.min() >= lo * scale - 1e-9 and track.max() <= hi * scale + 1e-9

@@ -13,10 +13,12 @@ missing the same key both decode and both rename; the last rename wins with equa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import av
@@ -25,27 +27,93 @@ import numpy as np
 from strn.data.video import DECODER_VERSION, decode_sampled
 
 
-class FrameCache:
-    """Cached ``decode_sampled``. ``root=None`` disables caching (decode every time)."""
+@functools.lru_cache(maxsize=1 << 16)
+def _key(path: str, nbytes: int, mtime_ns: int, rate: int, size: int | None) -> str:
+    """Hex key of one (file identity, setting); memoised: a hit costs no hashing."""
+    ident = {"path": path, "bytes": nbytes, "mtime_ns": mtime_ns, "rate": rate, "size": size,
+             "av": av.__version__, "decoder": DECODER_VERSION}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
 
-    def __init__(self, root: str | Path | None) -> None:
+
+def _default_keep_open() -> int:
+    """1024 open entries, or a quarter of the open-file limit if that is lower.
+
+    Each open entry holds one file descriptor (the map's); DataLoader workers also pass
+    tensors through descriptors, so the cache never takes more than a quarter.
+    """
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # not POSIX: no such limit to respect
+        return 1024
+    return 1024 if soft == resource.RLIM_INFINITY else max(0, min(1024, soft // 4))
+
+
+class FrameCache:
+    """Cached ``decode_sampled``. ``root=None`` disables caching (decode every time).
+
+    A hit costs one ``stat`` of the video (its identity is part of the key, so a replaced
+    video is never served stale frames) and, for recently used entries, nothing else:
+    they stay memory-mapped in this process, in an LRU of read-only maps bounded by
+    ``keep_open`` entries (each holds a file descriptor; default 1024, or a quarter of
+    the open-file limit if lower) and ``keep_open_bytes`` (default 256 MiB of entries:
+    the pages read stay resident, as page cache). So the sequences of a video, read one
+    after another, do not re-open and re-parse its ``.npy`` each time, and a small set
+    (the demo's) stays open across epochs. The LRU is per process (dropped when pickled
+    to a worker). ``keep_open=0`` turns it off.
+    """
+
+    def __init__(self, root: str | Path | None, *, keep_open: int | None = None,
+                 keep_open_bytes: int = 256 * 2**20) -> None:
         self.root = None if root is None else Path(root)
         self.decodes = 0  # decodes done by this object (tests, progress reports)
+        self.keep_open = _default_keep_open() if keep_open is None else keep_open
+        self.keep_open_bytes = keep_open_bytes
+        self._open: OrderedDict[str, np.ndarray] = OrderedDict()  # key -> read-only memmap
+        self._open_bytes = 0
+        self._resolved: dict[str, str] = {}  # absolute path given -> resolved path
+
+    def __getstate__(self) -> dict:
+        # Open maps and memos stay in their process: a worker starts with empty ones.
+        state = self.__dict__.copy()
+        state["_open"], state["_open_bytes"], state["_resolved"] = OrderedDict(), 0, {}
+        return state
+
+    def _remember(self, key: str, frames: np.ndarray) -> None:
+        """Keep ``frames`` open; evict the least recently used beyond the bounds."""
+        if self.keep_open <= 0 or frames.nbytes > self.keep_open_bytes:
+            return
+        self._open[key] = frames
+        self._open_bytes += frames.nbytes
+        while len(self._open) > self.keep_open or self._open_bytes > self.keep_open_bytes:
+            _, old = self._open.popitem(last=False)
+            self._open_bytes -= old.nbytes
+
+    def _resolve(self, path: str) -> str:
+        """``Path(path).resolve()``, memoised for absolute paths (cwd cannot change them)."""
+        resolved = self._resolved.get(path)
+        if resolved is None:
+            resolved = str(Path(path).resolve())
+            if os.path.isabs(path):
+                self._resolved[path] = resolved
+        return resolved
 
     def key(self, video_path: str | os.PathLike, rate: int, size: int | None) -> str:
         """Hex key of (file identity, rate, size, decoder); raises OSError if missing."""
-        path = Path(video_path).resolve()
-        st = path.stat()
-        ident = {"path": str(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
-                 "rate": rate, "size": size, "av": av.__version__, "decoder": DECODER_VERSION}
-        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+        path = os.fspath(video_path)
+        st = os.stat(path)  # follows links, like resolve: the identity of the target
+        return _key(self._resolve(path), st.st_size, st.st_mtime_ns, rate, size)
+
+    def _entry(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npy"
 
     def entry_path(self, video_path: str | os.PathLike, rate: int, size: int | None) -> Path:
         """Where the entry of this video and setting lives (whether or not it exists)."""
         if self.root is None:
             raise ValueError("this FrameCache has no root (caching disabled)")
-        k = self.key(video_path, rate, size)
-        return self.root / k[:2] / f"{k}.npy"
+        return self._entry(self.key(video_path, rate, size))
 
     def get(self, video_path: str | os.PathLike, rate: int, size: int | None) -> np.ndarray:
         """Frames (N, H, W, 3) uint8 of ``decode_sampled``; read-only memmap on a hit.
@@ -56,15 +124,24 @@ class FrameCache:
             self.decodes += 1
             return decode_sampled(video_path, rate, size)
         try:
-            entry = self.entry_path(video_path, rate, size)
+            key = self.key(video_path, rate, size)
         except FileNotFoundError:
             # Let the decoder raise its VideoReadError naming the missing file.
             return decode_sampled(video_path, rate, size)
-        if entry.is_file():
-            try:
-                return np.load(entry, mmap_mode="r")
-            except (ValueError, OSError):
-                pass  # unreadable entry (disk trouble): decode again and overwrite it
+        frames = self._open.get(key)
+        if frames is not None:
+            self._open.move_to_end(key)
+            return frames
+        entry = self._entry(key)
+        try:
+            frames = np.load(entry, mmap_mode="r")
+        except FileNotFoundError:
+            pass  # a miss
+        except (ValueError, OSError):
+            pass  # unreadable entry (disk trouble): decode again and overwrite it
+        else:
+            self._remember(key, frames)
+            return frames
         self.decodes += 1
         frames = decode_sampled(video_path, rate, size)
         self._write(entry, frames)

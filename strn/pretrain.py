@@ -1,0 +1,244 @@
+"""A stand-in for ImageNet pretraining in the small profiles (Tables 5.1/5.2 need a
+*pretrained*, frozen backbone).
+
+The thesis taps a ResNet-50 trained on ImageNet: generic image features, learnt without
+ever seeing the videos' classes or any motion. Profile ``full`` does exactly that
+(``weights="imagenet"``, torchvision's file, see `strn.model.backbone.load_weights`).
+No weights can be downloaded and the smoke/demo nets are narrow ResNet-50 shapes anyway,
+so those profiles pretrain their backbone here, once, on a still-image task:
+
+* **Images**: single stills drawn with the synthetic set's own drawing code
+  (`strn.synth.render_scene` backgrounds, `strn.synth.render_frame` objects, the same
+  per-pixel noise), so they overlap the distribution of the videos' frames: textured
+  backgrounds with a distractor blob, one anti-aliased shape at a uniform position on
+  the torus. Scenes come from a seed stream of their own (not the videos' scenes).
+* **Label**: object shape (all four of `strn.synth.SHAPES`, also those absent from a
+  profile's video set) x object size (small / large radius) -- 8 classes. Half of the
+  stills give the object its shape's video colour (jittered, as the videos do), the
+  other half a random bright colour, so colour is a partial cue and geometry is needed.
+* **No motion, no video labels**: a still has no velocity (``ClipParams.velocity`` is
+  (0, 0) and `render_frame` never reads it), nothing here reads `strn.synth.MOTIONS`,
+  and the label is not the video class (there are no directions in it). Whatever the
+  backbone learns is a frame-level, direction-free feature -- the role ImageNet plays
+  in the thesis. It does learn what a shape looks like, which single video frames also
+  show (STUDY §5: "a single frame shows partial class evidence").
+
+The checkpoint is a deterministic function of the settings and the seed (data from
+numpy generators, initialisation and order from torch generators, CPU fp32 training) and
+is cached as ``<data_dir>/pretrained/<name>-<hash>.pt`` (written atomically; reused when
+present). It holds ``{"model": ResNet state dict (fc of 8 classes), "meta": {...}}``,
+which `load_weights` reads like any project checkpoint (the fc of another size is skipped).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from . import synth
+
+__all__ = ["PRETRAIN_VERSION", "PretrainSpec", "SIZE_BINS", "checkpoint_name", "evaluate_backbone", "load_meta",
+           "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "train_on_stills"]
+
+PRETRAIN_VERSION = 2  # bump when the task or the training changes what a checkpoint holds
+
+# Radius as a fraction of the image side: the videos use 0.12-0.16, overlapping the small bin.
+SIZE_BINS: dict[str, tuple[float, float]] = {"small": (0.10, 0.14), "large": (0.17, 0.23)}
+
+
+def pretrain_classes() -> list[str]:
+    """``<Shape>-<size>``: shape x size, 8 classes; no motion anywhere."""
+    return [f"{s}-{b}" for s in synth.SHAPES for b in SIZE_BINS]
+
+
+@dataclass(frozen=True)
+class PretrainSpec:
+    """Everything that determines a pretrained checkpoint."""
+    backbone: str = "resnet50"
+    width: int = 16
+    size: int = 48  # image side: the profile's network input
+    n_train: int = 4000  # stills
+    n_test: int = 800  # held-out stills (reported accuracy)
+    n_scenes: int = 96  # background pool (rendered once)
+    epochs: int = 2
+    batch_size: int = 32
+    lr: float = 2e-3
+    noise: float = 4.0  # per-pixel Gaussian noise, as the videos
+    seed: int = 0
+
+    def digest(self) -> str:
+        text = json.dumps({"v": PRETRAIN_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def pretrain_spec(profile: str, *, backbone: str = "resnet50", width: int | None = None, size: int | None = None,
+                  seed: int = 0) -> PretrainSpec:
+    """The profile's pretraining task (smoke: seconds; demo: about half a minute on a core)."""
+    if profile == "smoke":
+        base = PretrainSpec(backbone=backbone, width=8, size=32, n_train=1024, n_test=384, n_scenes=48, epochs=3,
+                            batch_size=32, lr=3e-3, seed=seed)
+    elif profile == "demo":
+        base = PretrainSpec(backbone=backbone, width=16, size=48, seed=seed)
+    else:
+        raise ValueError(f"profile {profile!r} uses ImageNet weights, not the still-image stand-in")
+    return dataclasses.replace(base, width=width or base.width, size=size or base.size)
+
+
+def checkpoint_name(spec: PretrainSpec) -> str:
+    return f"stills-{spec.backbone}-w{spec.width}-{spec.size}px-{spec.digest()}.pt"
+
+
+def make_stills(spec: PretrainSpec, n: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` stills (n, 3, size, size) uint8 and labels (n,) from seed stream ``stream``
+    (0: training, 1: held out). Deterministic in (spec, n, stream)."""
+    size = spec.size
+    rng = np.random.default_rng([spec.seed, 7919, stream])
+    scene_rng = np.random.default_rng([spec.seed, 104729])  # shared by both streams: same scene pool
+    scenes = [synth.render_scene(int(s), size) for s in scene_rng.integers(2**31, size=spec.n_scenes)]
+    bins = list(SIZE_BINS.values())
+    palette = np.array(list(synth.SHAPE_COLOURS.values()), dtype=np.float64)
+    imgs = np.empty((n, size, size, 3), dtype=np.uint8)
+    labels = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        shape_idx = int(rng.integers(len(synth.SHAPES)))
+        size_idx = int(rng.integers(len(bins)))
+        if rng.random() < 0.5:  # the shape's own video colour (a partial cue, as in the videos)
+            colour = palette[shape_idx] + rng.uniform(-20, 20, size=3)
+        else:  # any bright colour: geometry must carry the label
+            colour = rng.uniform(90, 255, size=3)
+        params = synth.ClipParams(shape=synth.SHAPES[shape_idx], colour=tuple(np.clip(colour, 0, 255)),
+                                  radius=float(rng.uniform(*bins[size_idx]) * size), start=(0.0, 0.0),
+                                  velocity=(0.0, 0.0), n_frames=1, scene_seed=0, noise_seed=0)
+        centre = rng.uniform(0, size, size=2)
+        frame = synth.render_frame(scenes[int(rng.integers(len(scenes)))], params, (centre[0], centre[1]))
+        frame += rng.normal(0.0, spec.noise, size=frame.shape)
+        imgs[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+        labels[i] = shape_idx * len(bins) + size_idx
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def _inputs(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    from .train import to_input
+
+    return to_input(x.unsqueeze(1), device).squeeze(1)  # the videos' normalisation
+
+
+@torch.no_grad()
+def evaluate_backbone(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device | str = "cpu",
+                      batch_size: int = 256) -> float:
+    """Accuracy of a ResNet (fc = the pretraining classes) on stills."""
+    device = torch.device(device)
+    net.eval().to(device)
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        correct += int((net(_inputs(x[i:i + batch_size], device)).argmax(1).cpu() == y[i:i + batch_size]).sum())
+    return correct / max(len(x), 1)
+
+
+def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
+                    progress: bool | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train the backbone on the stills task; returns (net, meta with accuracy and history)."""
+    from tqdm.auto import tqdm
+
+    from .model.backbone import build_backbone
+    from .train import progress_enabled
+
+    device = torch.device(device)
+    t0 = time.perf_counter()
+    x_tr, y_tr = make_stills(spec, spec.n_train, 0)
+    x_te, y_te = make_stills(spec, spec.n_test, 1)
+    render_s = time.perf_counter() - t0
+    torch.manual_seed(spec.seed)
+    net = build_backbone(spec.backbone, width=spec.width, num_classes=len(pretrain_classes()))
+    # Residual branches start at zero (torchvision's zero_init_residual; Goyal et al. 2017):
+    # the deep narrow net starts as a shallow one and learns in a few hundred steps.
+    for m in net.modules():
+        if isinstance(m, Bottleneck):
+            torch.nn.init.zeros_(m.bn3.weight)
+        elif isinstance(m, BasicBlock):
+            torch.nn.init.zeros_(m.bn2.weight)
+    net = net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=spec.lr)
+    history = []
+    t1 = time.perf_counter()
+    for epoch in range(spec.epochs):
+        net.train()
+        perm = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(spec.seed * 1009 + epoch))
+        batches = [perm[i:i + spec.batch_size] for i in range(0, len(perm), spec.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1:  # BN needs two samples
+            batches[-2] = torch.cat([batches[-2], batches.pop()])
+        loss_sum = correct = 0.0
+        for b in tqdm(batches, desc=f"pretrain epoch {epoch + 1}", leave=False, disable=not progress_enabled(progress)):
+            logits = net(_inputs(x_tr[b], device))
+            loss = F.cross_entropy(logits, y_tr[b].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(b)
+            correct += int((logits.argmax(1).cpu() == y_tr[b]).sum())
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / len(x_tr), "train_accuracy": correct / len(x_tr),
+                        "test_accuracy": evaluate_backbone(net, x_te, y_te, device)})
+    train_s = time.perf_counter() - t1
+    net.cpu().eval()
+    meta = {"task": "stills: shape x size (no motion)", "classes": pretrain_classes(),
+            "spec": dataclasses.asdict(spec), "version": PRETRAIN_VERSION,
+            "test_accuracy": history[-1]["test_accuracy"] if history else None,
+            "chance": 1 / len(pretrain_classes()), "history": history,
+            "render_s": render_s, "train_s": train_s, "images_per_s": spec.epochs * spec.n_train / max(train_s, 1e-9)}
+    return net, meta
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` of a stills checkpoint ({} for other weights files)."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    return dict(obj.get("meta", {})) if isinstance(obj, dict) else {}
+
+
+def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, backbone: str = "resnet50",
+                        width: int | None = None, size: int | None = None, seed: int = 0,
+                        device: torch.device | str = "cpu", progress: bool | None = None) -> Path:
+    """Path of the pretrained weights of ``profile``: torchvision's ImageNet file for
+    ``full`` (FileNotFoundError explaining where to put it when missing), else the
+    stills checkpoint under ``<data_dir>/pretrained/``, trained on first use.
+
+    Pretraining runs on ``device`` (default CPU: bit-reproducible)."""
+    if profile == "full":
+        from .model.backbone import imagenet_weights_path
+
+        return Path(imagenet_weights_path())
+    from .run import default_data_dir
+
+    spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
+    path = Path(data_dir or default_data_dir()) / "pretrained" / checkpoint_name(spec)
+    if path.is_file():
+        try:
+            if load_meta(path).get("spec") == dataclasses.asdict(spec):
+                return path
+        except Exception:  # noqa: BLE001 - unreadable file: train again and overwrite it
+            pass
+    net, meta = train_on_stills(spec, device, progress)
+    _atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
+    return path
