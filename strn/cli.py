@@ -17,6 +17,13 @@ def _report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(a: argparse.Namespace) -> int:
+    from .report import default_results_dir, write_summary_markdown
+
+    print(f"written {write_summary_markdown(a.results_dir or default_results_dir(a.profile), a.profile)}")
+    return 0
+
+
 def _synth(a: argparse.Namespace) -> int:
     from .synth import spec_for_profile, write_synthetic
 
@@ -84,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     outputs(r)
     r.add_argument("--figures-dir", default=None, help="default: figures/<profile>")
     r.set_defaults(func=_report)
+
+    m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")
+    m.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+    m.add_argument("--results-dir", default=None, help="default: results/<profile>")
+    m.set_defaults(func=_summary)
 
     s = sub.add_parser("synth", help="write the built-in synthetic dataset in UCF-101 layout")
     s.add_argument("root", type=Path)

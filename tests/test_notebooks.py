@@ -99,6 +99,9 @@ def test_master_builds_the_report_from_stored_results(smoke_run):
     text = html.read_text()
     assert "thesis error" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
     assert "reproduced" in text and "not run" not in text
+    summary = (smoke_run["results"] / "summary.md").read_text()
+    assert "Results of profile `smoke`" in summary and "| 5.3 | ADAM / 1% | 0.197 |" in summary
+    assert "05_3_learning_algorithms | ok |" in summary
     master = nbformat.read(smoke_run["results"] / "executed" / "00_master.ipynb", as_version=4)
     assert not any(o.get("output_type") == "error" for c in master.cells for o in c.get("outputs", []))
     for src in NUMBERED:
