@@ -59,7 +59,7 @@ def bench(config: str, seq_len: int, device: torch.device, amp: bool, reps: int,
         m.train(train)
         opt = torch.optim.Adam(m.parameters(), lr=1e-4)
         steps[kind] = make_step(m, x, y, opt, device, amp, train)
-        for _ in range(2):  # warm-up: allocator, kernel selection
+        for _ in range(5):  # warm-up: allocator, oneDNN primitive cache, kernel selection
             steps[kind]()
     times = {k: [] for k in steps}
     for _ in range(reps):
@@ -79,7 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=11)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--out", default="results/bench/model.json")
     a = ap.parse_args()
