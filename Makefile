@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: report test lab smoke bench clean-smoke
+.PHONY: report test lab bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ report: $(STAMP)
 test: $(STAMP)
 	STRN_QUIET=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
-## JupyterLab with a kernel named "Python (strn)" that has strn installed
+## JupyterLab with a kernel named "Python (strn)" that has strn installed; a git filter
+## (nbstripout) keeps outputs out of committed notebooks, cell tags included
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lab]'
 	$(BIN)/python -m ipykernel install --user --name strn --display-name "Python (strn)"
+	$(BIN)/nbstripout --install
 	$(BIN)/jupyter lab notebooks/
+
+## CPU benchmarks (run alone on a quiet machine), then the README's performance section
+bench: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py
+	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/render.py
