@@ -33,4 +33,5 @@ lab: $(STAMP)
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_model.py
+	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_epoch.py
 	$(BIN)/python benchmarks/render.py

@@ -41,6 +41,18 @@ def section(bench_dir: Path) -> str:
                          f"{r['strn_s'] * 1e3:.1f} | {r['ratio']:.3f} |")
         lines += ["", f"Worst training-step ratio at T = 2 and 5: {m['worst_train_ratio_T2_T5']:.3f} "
                   f"(target ≤ {m['target']})."]
+    epoch_p = bench_dir / "epoch.json"
+    if epoch_p.exists():
+        e = json.loads(epoch_p.read_text())
+        lines += ["", "**End to end** (`benchmarks/bench_epoch.py`, one training epoch of the demo STRN, "
+                  f"{_machine(e.get('env', {}))}; figure `figures/bench/scaling.png`):", "",
+                  "| sampling rate r | sequences | epoch s | frames/s | thesis hours |", "|---|---|---|---|---|"]
+        for r in e["sweeps"]["rate"]:
+            lines.append(f"| {r['rate']} | {r['sequences']} | {r['epoch_s']:.1f} | {r['frames_per_s']:.0f} | "
+                         f"{e['thesis_hours_by_rate'].get(str(r['rate']), '')} |")
+        lines += ["", f"At the demo's per-frame rate a UCF-101 split-1 epoch ({e['ucf101_split1_frames']} sampled "
+                  f"frames, the benchmark issue's estimate) would take {e['ucf101_split1_epoch_h_at_demo_rate']:.2f} h on this CPU with the narrow "
+                  "48 px net (not the thesis's ResNet-50 at 224 px)."]
     return "\n".join(lines) if lines else "(no benchmark results yet)"
 
 
