@@ -197,8 +197,38 @@ def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
              "level, reproduced = mean ± std over seeds.", "",
              "## Notebooks", "", _markdown_table(pd.DataFrame(runs)) if runs else "(none executed)", ""]
     if master:
-        parts += [f"The whole run (the master notebook, which executes all others) took {master['seconds']:.0f} s.", ""]
+        parts += [f"The latest execution of the master notebook (which executes all others, training only what "
+                  f"is not stored yet) took {master['seconds']:.0f} s.", ""]
+    from .results import load_results
+
+    stored = [r for r in load_results(results_dir) if "reused_from" not in r]
+    if stored:
+        wall = sum(float(r["cost"].get("wall_s") or 0.0) for r in stored)
+        parts += [f"The {len(stored)} stored training runs took {wall:.0f} s of wall time when they were made "
+                  "(sum of `cost.wall_s`; runs reused from another table are counted once).", ""]
     parts += ["## Tables: thesis (UCF-101) beside reproduced", "",
               _markdown_table(tables[keep]) if len(tables) else "(no results)", "",
               "## The thesis's claims", "", _markdown_table(verdicts) if len(verdicts) else "(none)", ""]
     return atomic_write_text(Path(results_dir) / "summary.md", "\n".join(parts))
+
+
+def figure_gallery(figures_dir: str | Path):
+    """Every PNG under ``figures_dir``, grouped by notebook, as one embedded HTML block (so
+    the exported report carries the figures of all notebooks)."""
+    import base64
+    import html
+
+    from IPython.display import HTML
+
+    groups: dict[str, list[Path]] = {}
+    for p in sorted(Path(figures_dir).glob("*.png")):
+        stem = next((nb.stem for nb in numbered_notebooks() if p.stem.startswith(nb.stem)), "other")
+        groups.setdefault(stem, []).append(p)
+    parts = []
+    for stem, paths in groups.items():
+        parts.append(f"<h3>{html.escape(stem)}</h3>")
+        for p in paths:
+            data = base64.b64encode(p.read_bytes()).decode()
+            parts.append(f'<figure style="display:inline-block;margin:4px"><img style="max-width:100%" '
+                         f'src="data:image/png;base64,{data}"><figcaption>{html.escape(p.name)}</figcaption></figure>')
+    return HTML("\n".join(parts) or "<p>(no figures)</p>")

@@ -99,6 +99,7 @@ def test_master_builds_the_report_from_stored_results(smoke_run):
     text = html.read_text()
     assert "thesis error" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
     assert "reproduced" in text and "not run" not in text
+    assert text.count("data:image/png;base64") >= len(list(smoke_run["figures"].glob("*.png")))  # every figure
     summary = (smoke_run["results"] / "summary.md").read_text()
     assert "Results of profile `smoke`" in summary and "| 5.3 | ADAM / 1% | 0.197 |" in summary
     assert "05_3_learning_algorithms | ok |" in summary
