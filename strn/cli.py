@@ -34,10 +34,11 @@ def _synth(a: argparse.Namespace) -> int:
 
 
 def _check_data(a: argparse.Namespace) -> int:
-    from .data.check import check_data_main
+    from .data.check import check_data
 
-    print(check_data_main(a.root, rate=a.rate, seq_len=a.seq_len))
-    return 0
+    report = check_data(a.root, a.rate, a.seq_len)
+    print(report.render())
+    return 0 if report.ok else 1
 
 
 def parse_sets(items: list[str]) -> dict:
