@@ -38,6 +38,7 @@ def test_every_fault_is_named(tmp_path):
         assert name in text
     assert "missing" in text and "unlisted" in text and "empty" in text and "short" in text
     assert "RESULT: FAILED" in text
+    assert "(fix: " in text  # an unreadable video comes with what to do about it
     # at rate 5 the 7-frame video has 2 sampled frames: no longer short
     assert not check_data(tmp_path, rate=5, seq_len=2, progress=False).short
 

@@ -66,7 +66,8 @@ class DataReport:
                        f" videos: {state}")
         sections = [
             ("ERROR missing (listed, not on disk)", self.missing),
-            ("ERROR unreadable", [f"{u['path']}: {u['reason']}" for u in self.unreadable]),
+            ("ERROR unreadable", [f"{u['path']}: {u['reason']}" + (f" (fix: {u['fix']})" if u.get("fix") else "")
+                                  for u in self.unreadable]),
             ("warning unlisted (on disk, in no split list)", self.unlisted),
             (f"warning short (fewer than T={self.seq_len} sampled frames at rate {self.rate}: "
              "padded)", [f"{s['path']}: {s['frames']} frames -> {s['sampled']} sampled"
@@ -119,7 +120,7 @@ def check_data(root: str | Path, rate: int = 10, seq_len: int = 2, *,
         try:
             n = count_frames(videos_dir / rel)
         except VideoReadError as exc:
-            report.unreadable.append({"path": rel, "reason": exc.reason})
+            report.unreadable.append({"path": rel, "reason": exc.reason, "fix": exc.fix})
             continue
         report.frames[rel] = n
         if n_sampled(n, rate) < seq_len:
