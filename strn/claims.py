@@ -28,12 +28,17 @@ def errors(records: Sequence[dict[str, Any]], name: str) -> list[float]:
     return [r["metrics"]["error_rate"] for r in records if r.get("name") == name]
 
 
+def _spread(a: list[float], b: list[float]) -> tuple[float, float, float, float, float]:
+    """Means and standard deviations of ``a`` and ``b``, and the margin a difference must exceed."""
+    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
+    return ma, sa, mb, sb, max(sa, sb, MIN_MARGIN)
+
+
 def beats(a: list[float], b: list[float]) -> tuple[str, str]:
     """Is mean error ``a`` lower than ``b`` beyond the spread over seeds?"""
     if not a or not b:
         return INCONCLUSIVE, "missing runs"
-    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
-    margin = max(sa, sb, MIN_MARGIN)
+    ma, sa, mb, sb, margin = _spread(a, b)
     diff = mb - ma
     verdict = REPRODUCED if diff > margin else NOT_REPRODUCED if diff < -margin else INCONCLUSIVE
     return verdict, f"{ma:.3f}±{sa:.3f} vs {mb:.3f}±{sb:.3f} (n={len(a)},{len(b)}): difference {diff:+.3f}, margin {margin:.3f}"
@@ -43,8 +48,7 @@ def about_equal(a: list[float], b: list[float]) -> tuple[str, str]:
     """Are mean errors ``a`` and ``b`` within the spread over seeds of each other?"""
     if not a or not b:
         return INCONCLUSIVE, "missing runs"
-    (ma, sa), (mb, sb) = mean_std(a), mean_std(b)
-    margin = max(sa, sb, MIN_MARGIN)
+    ma, sa, mb, sb, margin = _spread(a, b)
     diff = ma - mb
     verdict = REPRODUCED if abs(diff) <= margin else NOT_REPRODUCED
     return verdict, f"{ma:.3f}±{sa:.3f} vs {mb:.3f}±{sb:.3f}: |difference| {abs(diff):.3f} vs margin {margin:.3f}"
