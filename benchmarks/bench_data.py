@@ -71,7 +71,10 @@ TARGETS = {  # ratio name -> (numerator, denominator, minimum)
     "project_vs_pyav_raw": ("project_decode", "pyav_raw", 0.8),
     "cached_vs_decode": ("project_cached", "project_decode", 10.0),
 }
-PHASES = ("pyav_decode_only", "pyav_raw", "project_decode", "torchvision",
+CONTEXT = {  # ratio name -> (numerator, denominator): reported, no target
+    "project_vs_ffmpeg_cli": ("project_decode", "ffmpeg_cli"),
+}
+PHASES = ("pyav_decode_only", "pyav_raw", "ffmpeg_cli", "project_decode", "torchvision",
           "project_dataset_nocache", "project_cold", "project_cached")
 
 
@@ -130,6 +133,18 @@ def _pyav(files: list[str], rate: int, convert: bool) -> tuple[int, float]:
                     frame.to_ndarray(format="rgb24")
                     n += 1
     return n, 0.0
+
+
+def _ffmpeg(files: list[str], rate: int, size: int, list_file: str) -> tuple[int, float]:
+    """FFmpeg itself, one process over all files (concat demuxer): decode every frame, keep
+    every ``rate``-th frame of the concatenation, scale to size x size, RGB24 to a pipe.
+    (The kept frames are counted from the concatenation, not per video: about as many.)"""
+    Path(list_file).write_text("".join(f"file '{f}'\n" for f in files))
+    cmd = ["ffmpeg", "-v", "error", "-nostdin", "-benchmark", "-f", "concat", "-safe", "0", "-i", list_file,
+           "-vf", f"select=not(mod(n\\,{rate})),scale={size}:{size}", "-vsync", "0",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return len(out) // (size * size * 3), 0.0
 
 
 def _project_decode(root: str, rate: int, seq_len: int, size: int, crop: int) -> tuple[int, float]:
@@ -211,6 +226,7 @@ def _child(args: argparse.Namespace) -> None:
     runs = {
         "pyav_decode_only": lambda _: _pyav(files, args.rate, convert=False),
         "pyav_raw": lambda _: _pyav(files, args.rate, convert=True),
+        "ffmpeg_cli": lambda _: _ffmpeg(files, args.rate, args.size, f"{args.cache_dir}.ffconcat"),
         "project_decode": lambda _: _project_decode(root, *cfg, args.crop),
         "torchvision": lambda _: _torchvision(root, *cfg, args.fps),
         "project_dataset_nocache": lambda _: _dataset(root, *cfg, args.crop, None),
@@ -296,6 +312,9 @@ def main(argv: list[str] | None = None) -> dict:
     for p in paths:  # warm the OS file cache: no reader pays the disk
         Path(p).read_bytes()
     phases = [p for p in PHASES if not args.only or p in args.only]
+    if "ffmpeg_cli" in phases and shutil.which("ffmpeg") is None:
+        print("ffmpeg_cli: skipped, no ffmpeg on PATH (apt-get install ffmpeg)")
+        phases.remove("ffmpeg_cli")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="strn-bench-") as tmp:
         files = Path(tmp) / "files.json"
@@ -321,6 +340,11 @@ def main(argv: list[str] | None = None) -> dict:
             ratios[name] = {"value": value, "target": target, "met": value >= target}
             print(f"{name:24s} {value:7.2f}x  (target >= {target:g}x: "
                   f"{'met' if value >= target else 'MISSED'})")
+    for name, (num, den) in CONTEXT.items():
+        if num in results and den in results:
+            value = results[num]["frames_per_s"] / results[den]["frames_per_s"]
+            ratios[name] = {"value": value, "target": None, "met": None}
+            print(f"{name:24s} {value:7.2f}x  (context, no target)")
     if "pyav_decode_only" in results:
         n_sampled = results.get("pyav_raw", {}).get("frames")
         if n_sampled:

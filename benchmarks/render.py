@@ -28,8 +28,9 @@ def section(bench_dir: Path) -> str:
                   f"{_machine(d.get('env', {}))}):", "",
                   "| comparison | ratio | target |", "|---|---|---|"]
         for name, r in d.get("ratios", {}).items():
-            lines.append(f"| {name.replace('_', ' ')} | {r['value']:.2f}× | ≥ {r['target']}× "
-                         f"({'met' if r['met'] else 'missed'}) |")
+            goal = "(context)" if r.get("target") is None else \
+                f"≥ {r['target']}× ({'met' if r['met'] else 'missed'})"
+            lines.append(f"| {name.replace('_', ' ')} | {r['value']:.2f}× | {goal} |")
         lines.append("")
     if model_p.exists():
         m = json.loads(model_p.read_text())
