@@ -126,12 +126,6 @@ def _digest(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    from .pretrain import _atomic_torch_save as save
-
-    save(obj, path)
-
-
 def _video_frames(ds, i: int) -> np.ndarray:
     """All sampled frames (N, H, W, 3) uint8 of video ``i`` of a SequenceDataset (frame cache)."""
     return ds.cache.get(ds.index.videos_dir / ds.videos[i].path, ds.rate, ds.size)
@@ -227,7 +221,7 @@ def cached_features(weights: str | Path, weights_id: str, cfg: RunConfig, data, 
     obj = {"key": _digest(key), "weights": weights_id,
            "train": extract_features(backbone, data.train, cfg.data.crop, device),
            "test": extract_features(backbone, data.test, cfg.data.crop, device)}
-    _atomic_torch_save(obj, path)
+    res.atomic_torch_save(obj, path)
     return obj, path, time.perf_counter() - t0
 
 
@@ -356,7 +350,7 @@ def finetuned_backbone(cfg: RunConfig, data, weights: str | Path, weights_id: st
     net.cpu().eval()
     meta = {"key": h, "from": weights_id, "settings": dataclasses.asdict(settings), "lr": cfg.train.lr,
             "n_frames": len(frame_index), "history": history, "train_s": time.perf_counter() - t0}
-    _atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
+    res.atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
     return path, wid, meta
 
 

@@ -34,8 +34,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +45,7 @@ import torch.nn.functional as F
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import synth
+from .results import atomic_torch_save
 
 __all__ = ["PRETRAIN_VERSION", "PretrainSpec", "SIZE_BINS", "checkpoint_name", "evaluate_backbone", "load_meta",
            "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "train_on_stills"]
@@ -199,18 +198,6 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
     return net, meta
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_meta(path: str | Path) -> dict[str, Any]:
     """The ``meta`` of a stills checkpoint ({} for other weights files)."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -240,5 +227,5 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
         except Exception:  # noqa: BLE001 - unreadable file: train again and overwrite it
             pass
     net, meta = train_on_stills(spec, device, progress)
-    _atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
+    atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
     return path

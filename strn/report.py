@@ -116,12 +116,9 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
 
     nb = nbformat.read(str(executed), as_version=4)
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
-    html = Path(html)
-    html.parent.mkdir(parents=True, exist_ok=True)
-    tmp = html.with_suffix(".html.tmp")
-    tmp.write_text(body)
-    os.replace(tmp, html)
-    return html
+    from .results import atomic_write_text
+
+    return atomic_write_text(html, body)
 
 
 def build_report(profile: str = "demo", *, device: str = "auto", force: bool = False,

@@ -39,6 +39,24 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` through a temporary file and a rename (checkpoints, weights, features):
+    a process killed while writing leaves the previous file intact, never a torn one."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
     """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in cfg.name)

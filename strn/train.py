@@ -26,9 +26,8 @@ from torch import nn
 
 from . import distributed as dist
 from .config import TrainConfig
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .data.transforms import normalize
+from .results import atomic_torch_save
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -116,12 +115,7 @@ def crop_batch(x: torch.Tensor, crop: int, gen: torch.Generator | None, flip: bo
 
 def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 (B, T, C, H, W) on the host -> normalised float on ``device`` (normalising there)."""
-    # contiguous: frames arrive as permuted views of (H, W, C) arrays, and convolutions
-    # on such strides take slow paths on the CPU (10x here).
-    x = x.to(device, non_blocking=True).float().div_(255).contiguous()
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 1, 3, 1, 1)
-    return (x - mean) / std
+    return normalize(x, device)
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -176,10 +170,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         "config_hash": config_hash,
         "torch_rng": torch.get_rng_state(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    atomic_torch_save(ckpt, path)
 
 
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str) -> TrainState:
