@@ -12,6 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+# The full profile's expected time and memory per notebook (strn/cost.py), from the GPU results.
+COST_START, COST_END = "<!-- fullcost:start -->", "<!-- fullcost:end -->"
 
 
 def _machine(env: dict) -> str:
@@ -54,17 +56,74 @@ def section(bench_dir: Path) -> str:
         lines += ["", f"At the demo's per-frame rate a UCF-101 split-1 epoch ({e['ucf101_split1_frames']} sampled "
                   f"frames, the benchmark issue's estimate) would take {e['ucf101_split1_epoch_h_at_demo_rate']:.2f} h on this CPU with the narrow "
                   "48 px net (not the thesis's ResNet-50 at 224 px)."]
+    lines += gpu_lines(bench_dir)
     return "\n".join(lines) if lines else "(no benchmark results yet)"
 
 
+def gpu_lines(bench_dir: Path) -> list[str]:
+    """The GPU run (bench_gpu.py): model steps at 224 px and the training engine."""
+    gpu_p, eng_p = bench_dir / "gpu.json", bench_dir / "gpu_engine.json"
+    if not gpu_p.exists():
+        return []
+    g = json.loads(gpu_p.read_text())
+    env, mm, chk = g["env"], g["matmul"], g["check"]
+    lines = ["", f"**GPU** (`benchmarks/bench_gpu.py`, {env['device_name']}, torch {env['torch']}; ResNet-50 at "
+             f"224 px, bf16 autocast, channels_last). Measured bf16 matmul rate {mm['tflops']:.0f} TFLOP/s "
+             f"({mm['n']}³, random data); the CUDA model against the CPU one: relative error {chk['fp32_rel_err']:.1e} "
+             f"in fp32, {chk['bf16_rel_err']:.1e} in bf16.", "",
+             "| mode | T | sequences per step | plain frames/s | STRN frames/s | ratio | STRN peak GiB | "
+             "STRN share of matmul rate |", "|---|---|---|---|---|---|---|---|"]
+    for r in g["model"] + g.get("compile", []):
+        mode = r["mode"] + (f", torch.compile ({r['compiled']})" if r.get("compiled") else "")
+        lines.append(f"| {mode} | {r['T']} | {r['batch']} | {r['plain_frames_per_s']:,.0f} | "
+                     f"{r['strn_frames_per_s']:,.0f} | {r['ratio']:.3f} | {r['strn_peak_gib']:.1f} | "
+                     f"{100 * r['strn_peak_fraction']:.0f}% |")
+    if g.get("skipped"):
+        lines += ["", f"Not reached within the run's time budget: {'; '.join(g['skipped'])}."]
+    if eng_p.exists():
+        e = json.loads(eng_p.read_text())
+        warm = [r for r in e["rows"] if r.get("shapes_warm")]
+        lines += ["", f"**Training engine on the GPU** (`train_one_epoch` and `evaluate` of the full profile over "
+                  f"in-memory frames, {e['env']['device_name']}; `results/bench/gpu_engine.json`, which says how it "
+                  "was run):", "",
+                  "| loader workers | sequences per micro-batch | train frames/s | eval frames/s | peak GiB | "
+                  f"UCF-101 split-1 epoch (s) | target ≤ {g['target_epoch_s']:.0f} s on one H100 |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in warm:
+            met = "met" if r["split1_epoch_s"] <= g["target_epoch_s"] else "missed"
+            lines.append(f"| {r['workers']} | {r['micro_batch']} | {r['train_frames_per_s']:,.0f} | "
+                         f"{r['eval_frames_per_s']:,.0f} | {r['train_peak_gib']:.1f} | {r['split1_epoch_s']:.0f} | "
+                         f"{met} (on the {e['env']['device_name'].replace('NVIDIA ', '')}) |")
+    return lines
+
+
+def cost_section(bench_dir: Path) -> str:
+    """Expected GPU hours and memory per notebook at the full profile (strn/cost.py)."""
+    gpu_p, eng_p = bench_dir / "gpu.json", bench_dir / "gpu_engine.json"
+    if not (gpu_p.exists() and eng_p.exists()):
+        return "(no GPU benchmark results yet: run `benchmarks/bench_gpu.py` on a GPU)"
+    sys.path.insert(0, str(ROOT))
+    from strn import cost
+
+    rates = cost.load_rates(gpu_p, eng_p)
+    return cost.markdown(rates, cost.notebook_estimates(rates))
+
+
+def _replace(text: str, start: str, end: str, body: str, readme: Path) -> str:
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def render_readme(readme: Path, bench_dir: Path) -> bool:
-    """Replace the README's performance section; returns whether the file changed."""
+    """Replace the README's performance section (and, where its markers are, the full
+    profile's cost table); returns whether the file changed."""
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} ... {END} markers for the performance section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{section(bench_dir)}\n{END}{tail}"
+    new = _replace(text, START, END, section(bench_dir), readme)
+    if COST_START in new:
+        new = _replace(new, COST_START, COST_END, cost_section(bench_dir), readme)
     if new != text:
         readme.write_text(new)
     return new != text

@@ -50,7 +50,9 @@ def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.op
     """Adam (default), Rprop (batch method: use a large update_every) or SGD with momentum."""
     params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # On CUDA the fused kernel: one launch per step instead of several per parameter group.
+        fused = bool(params) and all(p.is_cuda for p in params)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
     if cfg.optimizer == "rprop":
         return torch.optim.Rprop(params, lr=cfg.lr)
     if cfg.optimizer == "sgd":
@@ -130,12 +132,17 @@ def _stack(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return frames, labels, videos
 
 
-def _loader(dataset, batches: list[list[int]], num_workers: int):
-    """Batches in the given order; with workers, a DataLoader over that fixed batch list."""
+def _loader(dataset, batches: list[list[int]], num_workers: int, pin: bool = False):
+    """Batches in the given order; with workers, a DataLoader over that fixed batch list.
+    ``pin``: page-locked batches (for a GPU), so that the copy to it runs asynchronously."""
     if num_workers <= 0:
-        return (_stack([dataset[i] for i in b]) for b in batches)
+        return (_pinned(_stack([dataset[i] for i in b]), pin) for b in batches)
     return iter(torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                                            collate_fn=_stack))
+                                            collate_fn=_stack, pin_memory=pin))
+
+
+def _pinned(batch: tuple[torch.Tensor, ...], pin: bool) -> tuple[torch.Tensor, ...]:
+    return tuple(t.pin_memory() for t in batch) if pin else batch
 
 
 @dataclass
@@ -199,50 +206,71 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
     # Under torchrun the micro-batches are dealt round-robin to the ranks (strn/distributed.py).
     rank, world = dist.rank_world()
     mine = [(state.micro + i) % world == rank for i in range(len(todo))]
-    batches = _loader(dataset, [mb.indices for mb, m in zip(todo, mine) if m], num_workers)
+    batches = _loader(dataset, [mb.indices for mb, m in zip(todo, mine) if m], num_workers, device.type == "cuda")
     bar = tqdm(total=len(plan), initial=state.micro, desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
                disable=not progress_enabled(progress) or rank != 0, leave=False, mininterval=2)
     last_ckpt = time.monotonic()
     pending_ckpt = False
+    # Loss and hits are summed on the device and read back once per optimiser step (and before
+    # a checkpoint): a host sync per micro-batch would stall a GPU while the next batch is made.
+    run_loss = torch.zeros((), dtype=torch.float64, device=device)
+    run_correct = torch.zeros((), dtype=torch.long, device=device)
+    first_unread = state.micro
+
+    def flush() -> None:
+        nonlocal first_unread
+        loss = run_loss.item()
+        if not math.isfinite(loss):
+            where = f"micro-batch {first_unread}" if first_unread == state.micro - 1 else \
+                f"micro-batches {first_unread}-{state.micro - 1}"
+            raise NonFiniteLossError(f"non-finite loss {loss} at epoch {state.epoch + 1}, {where}, optimiser step "
+                                     f"{state.steps}; the optimiser did not step on it and the last good checkpoint "
+                                     f"is kept. Try a smaller learning rate (train.lr={cfg.lr}).")
+        state.loss_sum += loss
+        state.correct += int(run_correct.item())
+        run_loss.zero_()
+        run_correct.zero_()
+        first_unread = state.micro
+        if state.seen:
+            bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
+
     t0 = time.perf_counter()
     for mb, is_mine in zip(todo, mine):
         if is_mine:
             frames, labels, _ = next(batches)
             # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
             gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
-            x = to_input(crop_batch(frames, crop, gen, flip), device)
-            labels = labels.to(device)
+            # Cropped on the device: the host only stacks whole frames (and copies them asynchronously).
+            x = to_input(crop_batch(frames.to(device, non_blocking=True), crop, gen, flip), device)
+            labels = labels.to(device, non_blocking=True)
             with _autocast(device, cfg.amp):
                 logits = model(x)  # (B, K)
                 loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
-            if not torch.isfinite(loss_sum):
-                raise NonFiniteLossError(f"non-finite loss {loss_sum.item()} at epoch {state.epoch + 1}, micro-batch "
-                                         f"{state.micro}, optimiser step {state.steps}; the last good checkpoint is "
-                                         f"kept. Try a smaller learning rate (train.lr={cfg.lr}).")
             (loss_sum / mb.step_len).backward()
-            state.loss_sum += loss_sum.item()
-            state.correct += int((logits.argmax(1) == labels).sum())
+            run_loss += loss_sum.detach().double()
+            run_correct += (logits.detach().argmax(1) == labels).sum()
             state.seen += len(labels)
             state.frames_trained += frames.shape[0] * frames.shape[1]
+        state.micro += 1
         if mb.ends_step:
+            flush()  # before the step: a non-finite loss never reaches the weights
             dist.sum_gradients(model)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             dist.broadcast_buffers(model)
             state.steps += 1
-        state.micro += 1
         bar.update(1)
-        if state.seen:
-            bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
         pending_ckpt |= bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
             (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
         # Across ranks the partial gradients of a step differ: checkpoint only between steps there.
         if on_checkpoint is not None and pending_ckpt and state.micro < len(plan) and (world == 1 or mb.ends_step):
+            flush()
             state.train_seconds += time.perf_counter() - t0
             t0 = time.perf_counter()
             on_checkpoint(not mb.ends_step)
             last_ckpt = time.monotonic()
             pending_ckpt = False
+    flush()
     state.train_seconds += time.perf_counter() - t0
     bar.close()
 
@@ -257,26 +285,31 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     from tqdm.auto import tqdm
 
     model.eval()
-    prob_sum = torch.zeros(n_videos, num_classes, dtype=torch.float64)
-    n_seq = torch.zeros(n_videos, dtype=torch.long)
-    label_of = torch.full((n_videos,), -1, dtype=torch.long)
-    clip_correct = clips = 0
+    # Sums stay on the device (read back once at the end, not once per batch).
+    prob_sum = torch.zeros(n_videos, num_classes, dtype=torch.float64, device=device)
+    n_seq = torch.zeros(n_videos, dtype=torch.long, device=device)
+    label_of = torch.full((n_videos,), -1, dtype=torch.long, device=device)
+    clip_correct = torch.zeros((), dtype=torch.long, device=device)
+    clips = 0
     rank, world = dist.rank_world()
     batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
     batches = batches[rank::world]  # each rank evaluates a share; the sums are reduced below
-    for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers), total=len(batches), desc="evaluate",
+    for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"),
+                                       total=len(batches), desc="evaluate",
                                        leave=False, disable=not progress_enabled(progress) or rank != 0,
                                        mininterval=2):
+        labels, videos = labels.to(device), videos.to(device)
         with _autocast(device, amp):
-            logits = model(to_input(crop_batch(frames, crop, None), device))
-        probs = logits.float().softmax(1).cpu().double()
+            logits = model(to_input(crop_batch(frames.to(device, non_blocking=True), crop, None), device))
+        probs = logits.float().softmax(1).double()
         prob_sum.index_add_(0, videos, probs)
         n_seq.index_add_(0, videos, torch.ones_like(videos))
         label_of[videos] = labels
-        clip_correct += int((probs.argmax(1) == labels).sum())
+        clip_correct += (probs.argmax(1) == labels).sum()
         clips += len(labels)
+    prob_sum, n_seq, label_of = prob_sum.cpu(), n_seq.cpu(), label_of.cpu()
     dist.sum_(prob_sum), dist.sum_(n_seq), dist.max_(label_of)
-    clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([clip_correct, clips])))
+    clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([int(clip_correct), clips])))
     seen = n_seq > 0
     metrics = video_metrics(prob_sum[seen], label_of[seen], num_classes)
     metrics.update(clip_accuracy=clip_correct / clips if clips else float("nan"), n_sequences=clips)
@@ -307,6 +340,16 @@ def video_metrics(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -
     }
 
 
+def place_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move ``model`` to ``device``. On CUDA also channels_last (bf16 convolutions run NHWC on
+    the tensor cores) and cuDNN autotuning (input shapes are fixed within a run)."""
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    return model
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -329,9 +372,7 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     evaluate on ``test_ds``. Checkpoints are written at epoch ends and at intervals (by rank 0
     under torchrun)."""
     device = dist.local_device() or device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    place_model(model, device)
     optimizer = make_optimizer(list(model.parameters()), cfg)
     state = TrainState()
     if checkpoint is not None and checkpoint.exists():

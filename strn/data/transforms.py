@@ -11,6 +11,8 @@ augmentation and the caller turns it on.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -54,7 +56,12 @@ def normalize(x_uint8: torch.Tensor, device: torch.device | str) -> torch.Tensor
     # contiguous: frames arrive as permuted views of (H, W, C) arrays, and convolutions on
     # such strides take slow paths on the CPU (10x seen here).
     x = x_uint8.to(device, non_blocking=True).float().div_(255.0).contiguous()
-    shape = (3, 1, 1)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(shape)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(shape)
+    mean, std = _mean_std(str(x.device))
     return x.sub_(mean).div_(std)
+
+
+@functools.lru_cache(maxsize=None)
+def _mean_std(device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per device: building them per batch is a host-to-device copy each time.
+    return (torch.tensor(IMAGENET_MEAN, device=device).view(3, 1, 1),
+            torch.tensor(IMAGENET_STD, device=device).view(3, 1, 1))
