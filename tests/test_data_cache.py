@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import strn.data.cache as cache_mod
-from strn.data.cache import FrameCache
+from strn.data.cache import FrameCache, map_entry
 from strn.data.video import VideoReadError, decode_sampled
 from tests._data_helpers import tiny_video
 
@@ -32,7 +32,8 @@ def test_second_get_reads_the_entry(tmp_path, counted):
     first = cache.get(video, 5, None)
     second = cache.get(video, 5, None)
     assert len(counted) == 1
-    assert isinstance(second, np.memmap) and not second.flags.writeable
+    # mapped from the file, not read into memory, and read-only
+    assert not second.flags.owndata and not second.flags.writeable
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(second, decode_sampled(video, 5, None))
     # a new FrameCache object on the same folder (another process) reuses it too
@@ -97,3 +98,21 @@ def test_failures_raise_and_are_not_cached(tmp_path):
         with pytest.raises(VideoReadError):
             cache.get(path, 10, None)
     assert not list((tmp_path / "cache").rglob("*.npy"))
+
+
+@pytest.mark.parametrize("shape", [(5, 8, 8, 3), (0, 8, 8, 3), (1, 4, 6, 3)])
+def test_map_entry_reads_what_np_save_wrote(tmp_path, shape):
+    frames = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    np.save(tmp_path / "e.npy", frames)
+    mapped = map_entry(tmp_path / "e.npy")
+    assert mapped.shape == shape and mapped.dtype == np.uint8 and not mapped.flags.writeable
+    np.testing.assert_array_equal(mapped, frames)
+
+
+def test_map_entry_leaves_other_files_to_np_load(tmp_path):
+    np.save(tmp_path / "f.npy", np.arange(6, dtype=np.float32))  # not an entry of ours: np.load reads it
+    np.testing.assert_array_equal(map_entry(tmp_path / "f.npy"), np.arange(6, dtype=np.float32))
+    np.save(tmp_path / "t.npy", np.zeros((4, 8, 8, 3), np.uint8))
+    (tmp_path / "t.npy").write_bytes((tmp_path / "t.npy").read_bytes()[:-10])  # truncated
+    with pytest.raises(ValueError):
+        map_entry(tmp_path / "t.npy")

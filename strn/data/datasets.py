@@ -50,6 +50,7 @@ class SequenceDataset(Dataset):
         self.rate, self.seq_len, self.size, self.crop = rate, seq_len, size, crop
         self.train, self.cache, self.flip, self.seed = train, cache, flip, seed
         self.videos: list[VideoEntry] = []
+        self._paths: list[str] = []  # the file of each entry of .videos, made once (items are read often)
         self.sequences: list[tuple[int, tuple[int, ...]]] = []
         self.skipped: list[dict[str, str]] = []
         self.n_padded = 0
@@ -58,8 +59,9 @@ class SequenceDataset(Dataset):
         entries = index.subset(subset)
         bar = tqdm(entries, desc=f"index {subset} videos", disable=not progress or quiet())
         for entry in bar:
+            path = str(index.videos_dir / entry.path)
             try:
-                n = len(cache.get(index.videos_dir / entry.path, rate, size))
+                n = len(cache.get(path, rate, size))
             except VideoReadError as exc:
                 if on_bad_video == "raise":
                     raise
@@ -67,6 +69,7 @@ class SequenceDataset(Dataset):
                 continue
             video_idx = len(self.videos)
             self.videos.append(entry)
+            self._paths.append(path)
             self.n_padded += n < seq_len
             self.sequences += [(video_idx, w) for w in sequence_windows(n, seq_len)]
 
@@ -96,7 +99,7 @@ class SequenceDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         video_idx, window = self.sequences[i]
         entry = self.videos[video_idx]
-        frames = self.cache.get(self.index.videos_dir / entry.path, self.rate, self.size)
+        frames = self.cache.get(self._paths[video_idx], self.rate, self.size)
         # Fancy indexing copies out of the read-only memmap; padding repeats indices.
         clip = torch.from_numpy(np.ascontiguousarray(frames[list(window)])).permute(0, 3, 1, 2)
         if self.train:

@@ -37,14 +37,17 @@ def train_transform(frames: torch.Tensor, crop: int, rng: torch.Generator,
     out = frames[:, :, top : top + crop, left : left + crop]
     if flip and bool(torch.rand(1, generator=rng) < 0.5):
         out = out.flip(-1)
-    return out.contiguous()
+    return out
 
 
 def eval_transform(frames: torch.Tensor, crop: int) -> torch.Tensor:
-    """Centre ``crop`` x ``crop`` window of every frame."""
+    """Centre ``crop`` x ``crop`` window of every frame.
+
+    Both transforms return views, not copies: batching (``torch.stack``) copies the frames
+    once anyway, and `normalize` makes the network's input contiguous."""
     _check(frames, crop)
     top, left = (frames.shape[2] - crop) // 2, (frames.shape[3] - crop) // 2
-    return frames[:, :, top : top + crop, left : left + crop].contiguous()
+    return frames[:, :, top : top + crop, left : left + crop]
 
 
 def normalize(x_uint8: torch.Tensor, device: torch.device | str) -> torch.Tensor:
