@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: report test lab bench
+.PHONY: report test lab bench bench-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,4 +34,10 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_model.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_epoch.py
+	$(BIN)/python benchmarks/render.py
+
+## The GPU benchmark (on a machine with a CUDA card), then the README's GPU rows and the
+## full profile's expected cost per notebook
+bench-gpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_gpu.py
 	$(BIN)/python benchmarks/render.py

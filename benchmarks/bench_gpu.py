@@ -229,7 +229,7 @@ def engine(workers: int, batch: int = 16, n: int = 2 * SPLIT1_STEP, n_eval: int 
              progress=False)
     eval_s = time.perf_counter() - t0
     fps = n * cfg.data.seq_len / train_s
-    return {"workers": workers, "sequences": n, "T": cfg.data.seq_len,
+    return {"workers": workers, "shapes_warm": True, "sequences": n, "T": cfg.data.seq_len,
             "micro_batch": cfg.train.batch_size, "step_sequences": SPLIT1_STEP, "warmup_s": warm_s,
             "train_s": train_s, "train_frames_per_s": fps, "train_peak_gib": peak,
             "eval_frames_per_s": n_eval * cfg.data.seq_len / eval_s,

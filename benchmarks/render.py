@@ -80,12 +80,16 @@ def gpu_lines(bench_dir: Path) -> list[str]:
                      f"{100 * r['strn_peak_fraction']:.0f}% |")
     if g.get("skipped"):
         lines += ["", f"Not reached within the run's time budget: {'; '.join(g['skipped'])}."]
-    if eng_p.exists():
-        e = json.loads(eng_p.read_text())
-        warm = [r for r in e["rows"] if r.get("shapes_warm")]
+    sys.path.insert(0, str(ROOT))
+    from strn.cost import engine_rows
+
+    warm = engine_rows(gpu_p, eng_p)
+    if warm:
+        own = any(r.get("shapes_warm") for r in g.get("engine", []))
+        source = "the same run" if own else "`results/bench/gpu_engine.json`, which says how it was run"
+        device = g["env"]["device_name"] if own else json.loads(eng_p.read_text())["env"]["device_name"]
         lines += ["", f"**Training engine on the GPU** (`train_one_epoch` and `evaluate` of the full profile over "
-                  f"in-memory frames, {e['env']['device_name']}; `results/bench/gpu_engine.json`, which says how it "
-                  "was run):", "",
+                  f"in-memory frames, {device}; {source}):", "",
                   "| loader workers | sequences per micro-batch | train frames/s | eval frames/s | peak GiB | "
                   f"UCF-101 split-1 epoch (s) | target ≤ {g['target_epoch_s']:.0f} s on one H100 |",
                   "|---|---|---|---|---|---|---|"]
@@ -93,14 +97,14 @@ def gpu_lines(bench_dir: Path) -> list[str]:
             met = "met" if r["split1_epoch_s"] <= g["target_epoch_s"] else "missed"
             lines.append(f"| {r['workers']} | {r['micro_batch']} | {r['train_frames_per_s']:,.0f} | "
                          f"{r['eval_frames_per_s']:,.0f} | {r['train_peak_gib']:.1f} | {r['split1_epoch_s']:.0f} | "
-                         f"{met} (on the {e['env']['device_name'].replace('NVIDIA ', '')}) |")
+                         f"{met} (on the {device.replace('NVIDIA ', '')}) |")
     return lines
 
 
 def cost_section(bench_dir: Path) -> str:
     """Expected GPU hours and memory per notebook at the full profile (strn/cost.py)."""
     gpu_p, eng_p = bench_dir / "gpu.json", bench_dir / "gpu_engine.json"
-    if not (gpu_p.exists() and eng_p.exists()):
+    if not gpu_p.exists():
         return "(no GPU benchmark results yet: run `benchmarks/bench_gpu.py` on a GPU)"
     sys.path.insert(0, str(ROOT))
     from strn import cost

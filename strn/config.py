@@ -31,7 +31,7 @@ class DataConfig:
     flip: bool = False  # random horizontal flip; off by default: it swaps left/right motion classes
     val_fraction: float = 0.0  # whole groups of the train list held out for validation
     on_bad_video: str = "skip"  # "skip" (listed in results as skipped_videos) or "raise"
-    num_workers: int = 0  # DataLoader workers
+    num_workers: int = 0  # DataLoader workers, and processes decoding into the frame cache on a first run
 
 
 @dataclass

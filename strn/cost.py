@@ -63,13 +63,22 @@ class Rates:
         return min(measured, key=lambda t: (abs(t - T), -t))  # a tie goes to the larger, costlier T
 
 
-def load_rates(gpu_json: str | Path, engine_json: str | Path, *, micro_batch: int = 64, workers: int = 8) -> Rates:
+def engine_rows(gpu_json: str | Path, engine_json: str | Path | None = None) -> list[dict[str, Any]]:
+    """The engine rows measured with every input shape seen before (``shapes_warm``): those of
+    ``gpu_json`` where it has any (bench_gpu.py warms up so since 2026-11-26), else those of
+    ``engine_json`` (the separate warm run that the first GPU run needed)."""
+    own = [r for r in json.loads(Path(gpu_json).read_text()).get("engine", []) if r.get("shapes_warm")]
+    if own or engine_json is None or not Path(engine_json).exists():
+        return own
+    return [r for r in json.loads(Path(engine_json).read_text())["rows"] if r.get("shapes_warm")]
+
+
+def load_rates(gpu_json: str | Path, engine_json: str | Path | None = None, *, micro_batch: int = 64,
+               workers: int = 8) -> Rates:
     """Rates from the committed GPU benchmark files; the engine row of ``micro_batch`` and
-    ``workers`` (the full profile's) whose shapes were warm."""
+    ``workers`` (the full profile's) whose shapes were warm (`engine_rows`)."""
     gpu = json.loads(Path(gpu_json).read_text())
-    eng = json.loads(Path(engine_json).read_text())
-    rows = [r for r in eng["rows"] if r["micro_batch"] == micro_batch and r["workers"] == workers
-            and r.get("shapes_warm", True)]
+    rows = [r for r in engine_rows(gpu_json, engine_json) if r["micro_batch"] == micro_batch and r["workers"] == workers]
     if not rows:
         raise ValueError(f"{engine_json} has no warm engine row with micro-batch {micro_batch} and {workers} workers")
     e = rows[-1]

@@ -65,7 +65,7 @@ class Prepared:
 
 @lru_cache(maxsize=8)
 def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, val_fraction: float, seed: int,
-                    on_bad_video: str, cache_dir: str, progress: bool | None) -> Prepared:
+                    on_bad_video: str, cache_dir: str, progress: bool | None, workers: int = 0) -> Prepared:
     from .data.cache import FrameCache
     from .data.datasets import SequenceDataset
     from .data.ucf101 import group_val_split, read_split
@@ -74,6 +74,9 @@ def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, v
     if val_fraction > 0:
         index = group_val_split(index, val_fraction, seed)
     cache = FrameCache(cache_dir)
+    # A first run decodes every video: with loader workers configured, as many processes share it.
+    cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset("test")], rate, size,
+               workers=workers, progress=progress is not False)
     # Crops are taken in the training loop (seeded per micro-batch), so the datasets
     # return whole resized frames: crop == size, no random transform here.
     kw = dict(rate=rate, seq_len=seq_len, size=size, crop=size, train=False, cache=cache, on_bad_video=on_bad_video)
@@ -88,7 +91,7 @@ def prepare(cfg: RunConfig, data_dir: str | Path | None = None, progress: bool |
     root = dataset_root(cfg, data_dir)
     d = cfg.data
     return _prepare_cached(str(root), d.split, d.rate, d.seq_len, d.size, d.val_fraction, cfg.train.seed,
-                           d.on_bad_video, str(data_dir / "cache"), progress)
+                           d.on_bad_video, str(data_dir / "cache"), progress, d.num_workers)
 
 
 def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:

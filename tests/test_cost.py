@@ -56,3 +56,13 @@ def test_configurations_shared_between_notebooks_are_counted_once(tmp_path):
 def test_engine_rows_measured_with_cold_shapes_are_not_used(tmp_path):
     with pytest.raises(ValueError, match="no warm engine row"):
         _bench(tmp_path, warm=False)
+
+
+def test_engine_rows_of_the_gpu_run_itself_come_first(tmp_path):
+    _bench(tmp_path)  # writes gpu.json (no engine rows) and gpu_engine.json (2,000 frames/s)
+    gpu = json.loads((tmp_path / "gpu.json").read_text())
+    gpu["engine"] = [{"workers": 8, "micro_batch": 64, "shapes_warm": True, "train_frames_per_s": 3000.0,
+                      "eval_frames_per_s": 6000.0, "train_peak_gib": 6.0}]
+    (tmp_path / "gpu.json").write_text(json.dumps(gpu))
+    assert cost.load_rates(tmp_path / "gpu.json", tmp_path / "gpu_engine.json").train_fps == 3000.0
+    assert cost.load_rates(tmp_path / "gpu.json").eval_fps == 6000.0

@@ -116,3 +116,31 @@ def test_map_entry_leaves_other_files_to_np_load(tmp_path):
     (tmp_path / "t.npy").write_bytes((tmp_path / "t.npy").read_bytes()[:-10])  # truncated
     with pytest.raises(ValueError):
         map_entry(tmp_path / "t.npy")
+
+
+def test_fill_decodes_in_worker_processes_and_leaves_bad_videos_to_get(tmp_path, counted):
+    videos = [tiny_video(tmp_path / f"v{i}.avi", 6 + 3 * i) for i in range(3)]
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"not a video at all" * 20)
+    cache = FrameCache(tmp_path / "cache")
+    paths = videos + [bad, tmp_path / "missing.avi"]
+    assert cache.fill(paths, 3, 16, workers=1) == 0  # one worker: nothing shared out, nothing done
+    assert cache.fill(paths, 3, 16, workers=2, progress=False) == 3
+    assert not counted  # the decoding happened in the worker processes
+    for v in videos:
+        np.testing.assert_array_equal(cache.get(v, 3, 16), decode_sampled(v, 3, 16))
+    assert not counted  # ... and every good video is now read from its entry
+    with pytest.raises(VideoReadError):
+        cache.get(bad, 3, 16)  # the bad one still reports itself, by name, where it is read
+    assert cache.fill(paths, 3, 16, workers=2) == 0  # a second fill finds nothing to do
+
+
+def test_prepare_with_workers_fills_the_cache_before_indexing(tmp_path):
+    from strn.run import _prepare_cached
+    from tests._data_helpers import make_layout
+
+    root = make_layout(tmp_path / "ucf", ["A", "B"], n_groups=3, clips=2)
+    prepared = _prepare_cached(str(root), 1, 3, 2, 16, 0.0, 0, "skip", str(tmp_path / "cache"), False, 2)
+    assert prepared.train.cache.decodes == 0  # every video was decoded by the fill's workers
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 12
+    assert len(prepared.train.videos) == 8 and len(prepared.test.videos) == 4

@@ -18,16 +18,22 @@ import hashlib
 import json
 import math
 import mmap
+import multiprocessing
 import os
 import re
 import uuid
+import warnings
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import repeat
 from pathlib import Path
+from typing import Iterable
 
 import av
 import numpy as np
 
-from strn.data.video import DECODER_VERSION, decode_sampled
+from strn.data.video import DECODER_VERSION, VideoReadError, decode_sampled
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -181,6 +187,46 @@ class FrameCache:
         self._write(entry, frames)
         return frames
 
+    def fill(self, video_paths: Iterable[str | os.PathLike], rate: int, size: int | None, *, workers: int = 0,
+             progress: bool = True) -> int:
+        """Decode the videos that have no entry yet in ``workers`` processes at once; returns
+        how many entries were written.
+
+        Indexing a dataset reads every video through `get` in one process; on a first run
+        over UCF-101 that is hours of decoding on one core. Filling the cache first spreads
+        it over the cores. Missing and unreadable videos are left alone here: `get` meets
+        them again and raises the `VideoReadError` that names them. With ``workers`` < 2
+        nothing is done (`get` decodes as it goes).
+        """
+        if self.root is None or workers < 2:
+            return 0
+        todo = []
+        for path in video_paths:
+            try:
+                if not self.entry_path(path, rate, size).exists():
+                    todo.append(os.fspath(path))
+            except OSError:
+                continue  # missing: `get` names it
+        if not todo:
+            return 0
+        from tqdm.auto import tqdm
+
+        quiet = not progress or os.environ.get("STRN_QUIET", "") not in ("", "0")
+        # The platform's default start method, as DataLoader workers use (fork on Linux: the
+        # children only decode with PyAV and numpy, so CUDA or OpenMP state in the parent is
+        # never touched; spawn elsewhere, which needs the usual `if __name__ == "__main__"`).
+        written = 0
+        try:
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context()) as pool:
+                done = pool.map(_fill_one, repeat(str(self.root)), todo, repeat(rate), repeat(size), chunksize=4)
+                for ok in tqdm(done, total=len(todo), desc="decode into the frame cache", unit="video", disable=quiet,
+                               mininterval=2):
+                    written += ok
+        except BrokenProcessPool as exc:  # entries written so far stay; `get` decodes the rest in this process
+            warnings.warn(f"filling the frame cache in {workers} processes failed ({exc}); the remaining videos "
+                          "are decoded in this process as they are indexed", RuntimeWarning, stacklevel=2)
+        return written
+
     @staticmethod
     def _write(entry: Path, frames: np.ndarray) -> None:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -193,3 +239,12 @@ class FrameCache:
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+
+def _fill_one(root: str, path: str, rate: int, size: int | None) -> int:
+    """One video into the cache at ``root`` (a `FrameCache.fill` worker): 1 if written."""
+    try:
+        FrameCache(root, keep_open=0).get(path, rate, size)
+    except VideoReadError:
+        return 0
+    return 1
