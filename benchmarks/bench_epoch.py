@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from strn.config import make_config
+from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES
 from strn.results import atomic_write_text, environment
 from strn.run import build, prepare
 from strn.train import TrainState, make_optimizer, train_one_epoch
 
-UCF101_SPLIT1_SAMPLED_FRAMES = 179_000  # training frames of split 1 at every 10th frame (issue: benchmarks)
 THESIS_HOURS = {2: 161, 5: 61, 10: 35, 15: 23}  # Table 5.6, training time per sampling rate
 
 

@@ -38,21 +38,22 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from bench_model import make_step
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from strn.config import make_config  # noqa: E402
+from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES  # noqa: E402
 from strn.model import build_model  # noqa: E402
 from strn.results import atomic_write_text, environment  # noqa: E402
-from strn.train import TrainState, evaluate, make_optimizer, place_model, train_one_epoch  # noqa: E402
+from strn.train import TrainState, evaluate, make_optimizer, place_model, step_size, train_one_epoch  # noqa: E402
 
-UCF101_SPLIT1_SAMPLED_FRAMES = 179_000  # training frames of split 1 at every 10th frame (issue: benchmarks)
 TARGET_EPOCH_S = 60.0  # issue: benchmarks, one split-1 epoch on one H100
-SPLIT1_STEP = 895  # sequences per optimiser step: 1% of split 1's 89,500 sequences at T = 2
+# Sequences per optimiser step at the full profile: 1% of split 1's sequences (T = 2).
+SPLIT1_STEP = step_size(UCF101_SPLIT1_SAMPLED_FRAMES // 2, 0.01)
 
 # What runs: the full size on CUDA, or (--smoke) a narrow net at 32 px on the CPU, which only
-# checks that the script runs (tests/test_benchmarks.py); its numbers mean nothing.
+# checks that the script runs (tests/test_bench_gpu.py); its numbers mean nothing.
 DEV, PX, SIZE, WIDTH = torch.device("cuda"), 224, 256, 64
 
 
@@ -121,39 +122,24 @@ def check_numerics(T: int = 2) -> dict:
     return {"fp32_rel_err": rel(fp32), "bf16_rel_err": rel(bf16), "finite": bool(torch.isfinite(bf16).all())}
 
 
-def make_step(model, x, y, opt, train: bool):
-    def step():
-        if train:
-            with torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=DEV.type == "cuda"):
-                loss = F.cross_entropy(model(x).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        else:
-            with torch.no_grad(), torch.autocast(DEV.type, dtype=torch.bfloat16, enabled=DEV.type == "cuda"):
-                model(x)
-    return step
-
-
 def model_pair(T: int, batch: int, train: bool, peak_tflops: float, compile_: str | None = None, reps: int = 11) -> dict:
     """STRN against the plain per-frame ResNet-50 on the same frames, alternating steps."""
-    dev = DEV
     torch.manual_seed(0)
-    x = torch.randn(batch, T, 3, PX, PX, device=dev)
-    y = torch.randint(0, 101, (batch,), device=dev)
+    x = torch.randn(batch, T, 3, PX, PX, device=DEV)
+    y = torch.randint(0, 101, (batch,), device=DEV)
     steps, peak_gib, flops, compile_s = {}, {}, {}, {}
     for kind in ("frame_avg", "strn"):
         sync()
         before = allocated()
         peak_allocated(reset=True)
-        m = place_model(build_model(kind, num_classes=101, seq_len=T, width=WIDTH).train(train), dev)
+        m = place_model(build_model(kind, num_classes=101, seq_len=T, width=WIDTH).train(train), DEV)
         opt = torch.optim.Adam(m.parameters(), lr=1e-4, fused=(DEV.type == "cuda") or None)  # as make_optimizer
         with FlopCounterMode(display=False) as fc:  # eager, once: the arithmetic of one step
-            make_step(m, x, y, opt, train)()
+            make_step(m, x, y, opt, DEV, True, train)()
         flops[kind] = fc.get_total_flops()
         run = torch.compile(m, mode=compile_) if compile_ else m
         t0 = time.perf_counter()
-        steps[kind] = make_step(run, x, y, opt, train)
+        steps[kind] = make_step(run, x, y, opt, DEV, True, train)
         for _ in range(5):  # warm-up: cuDNN autotuning, allocator, compilation
             steps[kind]()
         sync()
@@ -200,33 +186,35 @@ def engine(workers: int, batch: int = 16, n: int = 2 * SPLIT1_STEP, n_eval: int 
     cfg = make_config("full", {"train": {"update_every": min(1.0, SPLIT1_STEP / n), "epochs": 1, "batch_size": batch},
                                "model": {"width": WIDTH},
                                "data": {"size": SIZE, "crop": PX}})
-    dev = DEV
     torch.manual_seed(0)
-    model = place_model(build_model("strn", num_classes=101, seq_len=cfg.data.seq_len, width=WIDTH), dev)
+    model = place_model(build_model("strn", num_classes=101, seq_len=cfg.data.seq_len, width=WIDTH), DEV)
     opt = make_optimizer(list(model.parameters()), cfg.train)
-    run = model
-    kw = dict(crop=cfg.data.crop, flip=cfg.data.flip, device=dev, num_workers=workers, progress=False)
+    kw = dict(crop=cfg.data.crop, flip=cfg.data.flip, device=DEV, num_workers=workers, progress=False)
+
+    def eval_pass() -> None:
+        ev = MemoryFrames(n_eval, cfg.data.seq_len, SIZE)
+        evaluate(model, ev, -(-n_eval // ev.per_video), 101, crop=cfg.data.crop, device=DEV, batch_size=32,
+                 num_workers=workers, progress=False)
+
     # Warm-up: one whole optimiser step and one evaluation pass, so that every input shape of
     # the timed epoch (full micro-batches, a step's last one, evaluation batches) has been
     # seen: cuDNN autotunes each new shape once, seconds that a real epoch pays once too.
     t0 = time.perf_counter()
     warm = MemoryFrames(min(n, SPLIT1_STEP), cfg.data.seq_len, SIZE)
-    train_one_epoch(run, warm, opt, TrainState(), cfg.train, **kw)
-    evaluate(run, MemoryFrames(n_eval, cfg.data.seq_len, SIZE), -(-n_eval // warm.per_video), 101, crop=cfg.data.crop,
-             device=dev, batch_size=32, num_workers=workers, progress=False)
+    train_one_epoch(model, warm, opt, TrainState(), cfg.train, **kw)
+    eval_pass()
     sync()
     warm_s = time.perf_counter() - t0
     peak_allocated(reset=True)
     ds = MemoryFrames(n, cfg.data.seq_len, SIZE)
     t0 = time.perf_counter()
-    train_one_epoch(run, ds, opt, TrainState(), cfg.train, **kw)
+    train_one_epoch(model, ds, opt, TrainState(), cfg.train, **kw)
     sync()
     train_s = time.perf_counter() - t0
     peak = peak_allocated() / 2**30
-    ev = MemoryFrames(n_eval, cfg.data.seq_len, SIZE)
     t0 = time.perf_counter()
-    evaluate(run, ev, -(-n_eval // ev.per_video), 101, crop=cfg.data.crop, device=dev, batch_size=32, num_workers=workers,
-             progress=False)
+    eval_pass()
+    sync()
     eval_s = time.perf_counter() - t0
     fps = n * cfg.data.seq_len / train_s
     return {"workers": workers, "shapes_warm": True, "sequences": n, "T": cfg.data.seq_len,

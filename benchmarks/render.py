@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from strn import cost  # noqa: E402
+
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # The full profile's expected time and memory per notebook (strn/cost.py), from the GPU results.
 COST_START, COST_END = "<!-- fullcost:start -->", "<!-- fullcost:end -->"
@@ -80,10 +83,7 @@ def gpu_lines(bench_dir: Path) -> list[str]:
                      f"{100 * r['strn_peak_fraction']:.0f}% |")
     if g.get("skipped"):
         lines += ["", f"Not reached within the run's time budget: {'; '.join(g['skipped'])}."]
-    sys.path.insert(0, str(ROOT))
-    from strn.cost import engine_rows
-
-    warm = engine_rows(gpu_p, eng_p)
+    warm = cost.engine_rows(g, eng_p)
     if warm:
         own = any(r.get("shapes_warm") for r in g.get("engine", []))
         source = "the same run" if own else "`results/bench/gpu_engine.json`, which says how it was run"
@@ -106,9 +106,6 @@ def cost_section(bench_dir: Path) -> str:
     gpu_p, eng_p = bench_dir / "gpu.json", bench_dir / "gpu_engine.json"
     if not gpu_p.exists():
         return "(no GPU benchmark results yet: run `benchmarks/bench_gpu.py` on a GPU)"
-    sys.path.insert(0, str(ROOT))
-    from strn import cost
-
     rates = cost.load_rates(gpu_p, eng_p)
     return cost.markdown(rates, cost.notebook_estimates(rates))
 

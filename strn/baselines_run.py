@@ -301,7 +301,8 @@ def finetuned_backbone(cfg: RunConfig, data, weights: str | Path, weights_id: st
     from tqdm.auto import tqdm
 
     from .model.baselines import build_frame_classifier
-    from .train import epoch_plan, make_optimizer, progress_enabled
+    from .progress import progress_enabled
+    from .train import epoch_plan, make_optimizer
 
     ds = data.train
     key = {"v": PIPELINE_VERSION, "weights": weights_id, "settings": dataclasses.asdict(settings),

@@ -42,7 +42,6 @@ class Rates:
     device: str
     train_fps: float  # the engine: STRN, T = 2, the profile's micro-batch and workers
     eval_fps: float  # the engine's evaluation, same run
-    train_engine_peak_gib: float
     step_fps: dict[tuple[str, int, str], float]  # (kind "strn"/"plain", T, "train"/"inference") -> bare step rate
     step_peak_gib: dict[tuple[str, int, str], float]
     micro_batch: int
@@ -63,11 +62,11 @@ class Rates:
         return min(measured, key=lambda t: (abs(t - T), -t))  # a tie goes to the larger, costlier T
 
 
-def engine_rows(gpu_json: str | Path, engine_json: str | Path | None = None) -> list[dict[str, Any]]:
+def engine_rows(gpu: dict[str, Any], engine_json: str | Path | None = None) -> list[dict[str, Any]]:
     """The engine rows measured with every input shape seen before (``shapes_warm``): those of
-    ``gpu_json`` where it has any (bench_gpu.py warms up so since 2026-11-26), else those of
-    ``engine_json`` (the separate warm run that the first GPU run needed)."""
-    own = [r for r in json.loads(Path(gpu_json).read_text()).get("engine", []) if r.get("shapes_warm")]
+    the GPU run ``gpu`` (bench_gpu.py's JSON) where it has any (bench_gpu.py warms up so since
+    2026-11-26), else those of ``engine_json`` (the separate warm run the first GPU run needed)."""
+    own = [r for r in gpu.get("engine", []) if r.get("shapes_warm")]
     if own or engine_json is None or not Path(engine_json).exists():
         return own
     return [r for r in json.loads(Path(engine_json).read_text())["rows"] if r.get("shapes_warm")]
@@ -78,9 +77,10 @@ def load_rates(gpu_json: str | Path, engine_json: str | Path | None = None, *, m
     """Rates from the committed GPU benchmark files; the engine row of ``micro_batch`` and
     ``workers`` (the full profile's) whose shapes were warm (`engine_rows`)."""
     gpu = json.loads(Path(gpu_json).read_text())
-    rows = [r for r in engine_rows(gpu_json, engine_json) if r["micro_batch"] == micro_batch and r["workers"] == workers]
+    rows = [r for r in engine_rows(gpu, engine_json) if r["micro_batch"] == micro_batch and r["workers"] == workers]
     if not rows:
-        raise ValueError(f"{engine_json} has no warm engine row with micro-batch {micro_batch} and {workers} workers")
+        raise ValueError(f"no warm engine row with micro-batch {micro_batch} and {workers} workers in {gpu_json}"
+                         f"{f' or {engine_json}' if engine_json else ''}; run benchmarks/bench_gpu.py on a GPU")
     e = rows[-1]
     step_fps: dict[tuple[str, int, str], float] = {}
     step_peak: dict[tuple[str, int, str], float] = {}
@@ -91,7 +91,7 @@ def load_rates(gpu_json: str | Path, engine_json: str | Path | None = None, *, m
             step_fps[(kind, r["T"], r["mode"])] = r[f"{kind}_frames_per_s"]
             step_peak[(kind, r["T"], r["mode"])] = r[f"{kind}_peak_gib"]
     return Rates(device=gpu["env"]["device_name"], train_fps=e["train_frames_per_s"], eval_fps=e["eval_frames_per_s"],
-                 train_engine_peak_gib=e["train_peak_gib"], step_fps=step_fps, step_peak_gib=step_peak,
+                 step_fps=step_fps, step_peak_gib=step_peak,
                  micro_batch=micro_batch, workers=workers)
 
 

@@ -152,7 +152,7 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
     from tqdm.auto import tqdm
 
     from .run import run
-    from .train import progress_enabled
+    from .progress import progress_enabled
 
     exp = get_experiment(key)
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)

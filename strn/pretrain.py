@@ -151,7 +151,7 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
     from tqdm.auto import tqdm
 
     from .model.backbone import build_backbone
-    from .train import progress_enabled
+    from .progress import progress_enabled
 
     device = torch.device(device)
     t0 = time.perf_counter()

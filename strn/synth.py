@@ -42,6 +42,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from strn.progress import quiet
+
 # Bump when the generator changes what it writes: it is part of the marker hash, so an
 # existing synthetic folder is regenerated instead of silently reused.
 GENERATOR_VERSION = 2
@@ -365,9 +367,8 @@ def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True)
         motion = cls[len(shape):]
         for g in range(1, spec.n_groups + 1):
             jobs += [(shape, motion, g, c) for c in range(1, counts[(shape, g)] + 1)]
-    quiet = not progress or os.environ.get("STRN_QUIET") == "1"
     names: list[tuple[str, str, int]] = []
-    for shape, motion, g, c in tqdm(jobs, desc="synthetic videos", disable=quiet):
+    for shape, motion, g, c in tqdm(jobs, desc="synthetic videos", disable=quiet(progress)):
         cls = shape + motion
         rel = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
         (videos_dir / cls).mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from torch import nn
 from . import distributed as dist
 from .config import TrainConfig
 from .data.transforms import normalize
+from .progress import progress_enabled
 from .results import atomic_torch_save
 
 
@@ -38,12 +39,6 @@ def resolve_device(spec: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {spec!r} was asked for but CUDA is not available; use device='auto' or 'cpu'")
     return dev
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return os.environ.get("STRN_QUIET", "") in ("", "0")
 
 
 def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -34,6 +34,7 @@ import av
 import numpy as np
 
 from strn.data.video import DECODER_VERSION, VideoReadError, decode_sampled
+from strn.progress import quiet
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -211,7 +212,6 @@ class FrameCache:
             return 0
         from tqdm.auto import tqdm
 
-        quiet = not progress or os.environ.get("STRN_QUIET", "") not in ("", "0")
         # The platform's default start method, as DataLoader workers use (fork on Linux: the
         # children only decode with PyAV and numpy, so CUDA or OpenMP state in the parent is
         # never touched; spawn elsewhere, which needs the usual `if __name__ == "__main__"`).
@@ -219,7 +219,7 @@ class FrameCache:
         try:
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context()) as pool:
                 done = pool.map(_fill_one, repeat(str(self.root)), todo, repeat(rate), repeat(size), chunksize=4)
-                for ok in tqdm(done, total=len(todo), desc="decode into the frame cache", unit="video", disable=quiet,
+                for ok in tqdm(done, total=len(todo), desc="decode into the frame cache", unit="video", disable=quiet(progress),
                                mininterval=2):
                     written += ok
         except BrokenProcessPool as exc:  # entries written so far stay; `get` decodes the rest in this process

@@ -7,7 +7,6 @@ Warnings: files on disk in no list, videos shorter than T sampled frames (padded
 
 from __future__ import annotations
 
-import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from tqdm import tqdm
 from strn.data.ucf101 import (find_layout, group_overlap, missing_files, parse_list,
                               read_classes)
 from strn.data.video import VideoReadError, count_frames, n_sampled
+from strn.progress import quiet
 
 _SHOW = 20  # paths listed per problem kind in the text report
 
@@ -116,7 +116,7 @@ def check_data(root: str | Path, rate: int = 10, seq_len: int = 2, *,
     on_disk = sorted(p.relative_to(videos_dir).as_posix()
                      for p in videos_dir.glob("*/*") if p.suffix.lower() == ".avi")
     report.unlisted = [p for p in on_disk if p not in listed]
-    for rel in tqdm(on_disk, desc="decode videos", disable=not progress or os.environ.get("STRN_QUIET") == "1"):
+    for rel in tqdm(on_disk, desc="decode videos", disable=quiet(progress)):
         try:
             n = count_frames(videos_dir / rel)
         except VideoReadError as exc:

@@ -18,11 +18,7 @@ from strn.data.cache import FrameCache
 from strn.data.transforms import eval_transform, train_transform
 from strn.data.ucf101 import SplitIndex, VideoEntry
 from strn.data.video import VideoReadError, sequence_windows
-
-
-def quiet() -> bool:
-    """True when progress bars are switched off (env STRN_QUIET=1)."""
-    return os.environ.get("STRN_QUIET", "") == "1"
+from strn.progress import quiet
 
 
 class SequenceDataset(Dataset):
@@ -57,7 +53,7 @@ class SequenceDataset(Dataset):
         self._rng: torch.Generator | None = None
         self._rng_owner: tuple[int, int | None] | None = None
         entries = index.subset(subset)
-        bar = tqdm(entries, desc=f"index {subset} videos", disable=not progress or quiet())
+        bar = tqdm(entries, desc=f"index {subset} videos", disable=quiet(progress))
         for entry in bar:
             path = str(index.videos_dir / entry.path)
             try:
