@@ -17,8 +17,9 @@ set) the two must agree on:
   and ``step_between_clips=r``, so its clips of a video are exactly those frames.
 
 The peer is test-only (``torchcodec`` is in the ``test`` extra; TorchCodec loads the
-system FFmpeg libraries, which ``.ci/run`` installs). Where it cannot load, the tests
-skip and say why.
+system FFmpeg libraries, which ``.ci/run`` installs). Where it cannot decode (not
+installed, or FFmpeg missing: ``tests/_peer.py`` decodes one frame to find out), the
+tests skip and say why; ``-ra`` lists the reason in ``make test``'s summary.
 """
 
 from __future__ import annotations
@@ -35,18 +36,14 @@ from strn.data.ucf101 import read_split
 from strn.data.video import count_frames, decode_sampled, n_sampled
 from strn.synth import spec_for_profile, write_synthetic
 from tests._data_helpers import make_layout
+from tests._peer import cached_probe
 
 
 def _load_peer():
-    """torchvision's UCF101, or a skip naming what is missing."""
-    try:
-        import torchcodec.decoders  # noqa: F401  (loads libtorchcodec and FFmpeg)
-    except ImportError as exc:
-        pytest.skip(f"peer unavailable: torchcodec is not installed ({exc}); "
-                    "install the test extra: pip install -e '.[test]'")
-    except (RuntimeError, OSError) as exc:  # installed, but FFmpeg's libraries are missing
-        pytest.skip(f"peer unavailable: torchcodec cannot load FFmpeg ({str(exc)[:200]}); "
-                    "install FFmpeg's shared libraries, e.g. apt-get install -y ffmpeg")
+    """torchvision's UCF101, or a skip naming what is missing and how to get it."""
+    reason = cached_probe()
+    if reason is not None:
+        pytest.skip(f"peer unavailable: {reason}")
     from torchvision.datasets import UCF101
 
     return UCF101
