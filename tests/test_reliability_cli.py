@@ -1,0 +1,35 @@
+"""Reliability: invalid values fail before any work, and the CLI prints one line for them."""
+import math
+
+import pytest
+
+from strn.cli import main
+from strn.config import ConfigError, make_config
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"train": {"lr": math.nan}}, "train.lr"),
+    ({"train": {"lr": math.inf}}, "train.lr"),
+    ({"train": {"weight_decay": -0.1}}, "train.weight_decay"),
+    ({"train": {"checkpoint_minutes": -1.0}}, "train.checkpoint_minutes"),
+    ({"train": {"device": "gpu0"}}, "train.device"),
+])
+def test_invalid_values_name_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        make_config("smoke", overrides)
+
+
+@pytest.mark.parametrize("args", [["--rate", "0"], ["--seq-len", "-3"]])
+def test_check_data_rejects_nonpositive_values(tmp_path, capsys, args):
+    assert main(["check-data", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert "must be positive" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_expected_errors_are_one_line_and_debug_shows_the_traceback(capsys):
+    assert main(["run", "05_3_learning_algorithms", "--profile", "smoke", "--set", "train.lr=NaN"]) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("strn: error")]
+    assert len(lines) == 1 and "train.lr" in lines[0] and "Traceback" not in err
+    with pytest.raises(ConfigError):
+        main(["--debug", "run", "05_3_learning_algorithms", "--profile", "smoke", "--set", "train.lr=NaN"])
