@@ -156,6 +156,10 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
 
     exp = get_experiment(key)
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    # Checked before any runner (05_2's own included), so an unknown name never trains every row.
+    unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
+    if unknown:
+        raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     if exp.runner:
         import importlib
 
@@ -163,9 +167,6 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
         return getattr(importlib.import_module(module), func)(
             key, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
             overrides=overrides, progress=progress)
-    unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
-    if unknown:
-        raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):

@@ -33,3 +33,23 @@ def test_expected_errors_are_one_line_and_debug_shows_the_traceback(capsys):
     assert len(lines) == 1 and "train.lr" in lines[0] and "Traceback" not in err
     with pytest.raises(ConfigError):
         main(["--debug", "run", "05_3_learning_algorithms", "--profile", "smoke", "--set", "train.lr=NaN"])
+
+
+def test_unknown_row_is_an_error_in_the_baselines_runner_too(capsys):
+    assert main(["run", "05_2_baselines", "--profile", "smoke", "--rows", "nosuchrow"]) == 2
+    assert "nosuchrow" in capsys.readouterr().err
+
+
+def test_results_and_checkpoints_honour_the_umask(tmp_path):
+    import os
+
+    import torch
+
+    from strn.results import atomic_torch_save, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        assert (os.stat(atomic_write_text(tmp_path / "a.json", "{}")).st_mode & 0o777) == 0o644
+        assert (os.stat(atomic_torch_save({"x": torch.zeros(1)}, tmp_path / "c.pt")).st_mode & 0o777) == 0o644
+    finally:
+        os.umask(old)
