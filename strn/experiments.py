@@ -139,8 +139,21 @@ def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str =
                extra: Mapping[str, Any] | None = None):
     overrides = _deep_merge(exp.profile_overrides.get(profile, {}), row.overrides)
     overrides = _deep_merge(overrides, {"train": {"seed": seed, "device": device}})
-    overrides = _deep_merge(overrides, extra or {})
-    return make_config(profile, overrides, experiment=exp.key, name=row.name)
+    cfg = make_config(profile, _deep_merge(overrides, extra or {}), experiment=exp.key, name=row.name)
+    if extra:
+        return _variant_name(cfg, make_config(profile, overrides, experiment=exp.key, name=row.name))
+    return cfg
+
+
+def _variant_name(cfg, canonical):
+    """A ``--set`` variant that changes the numbers is filed as ``<row>__<hash8>``, so it never
+    overwrites the row's canonical ``<row>__seed<k>.json`` (a sweep keeps every variant)."""
+    from .config import config_hash
+
+    h = config_hash(cfg)
+    if h != config_hash(canonical):
+        cfg.name = f"{cfg.name}__{h[:8]}"
+    return cfg
 
 
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
@@ -192,7 +205,7 @@ def summary_table(key: str, records: list[dict[str, Any]]):
     exp = get_experiment(key)
     lines = []
     for row in exp.rows:
-        mine = [r for r in records if r.get("name") == row.name]
+        mine = [r for r in records if r.get("name") == row.name or str(r.get("name")).startswith(row.name + "__")]
         errs = [r["metrics"]["error_rate"] for r in mine]
         m, s = mean_std(errs)
         line = dict(row.columns)

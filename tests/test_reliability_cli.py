@@ -53,3 +53,18 @@ def test_results_and_checkpoints_honour_the_umask(tmp_path):
         assert (os.stat(atomic_torch_save({"x": torch.zeros(1)}, tmp_path / "c.pt")).st_mode & 0o777) == 0o644
     finally:
         os.umask(old)
+
+
+def test_a_set_variant_gets_its_own_file(tmp_path):
+    from strn.config import config_hash
+    from strn.experiments import get_experiment, row_config
+    from strn.results import result_path
+
+    exp = get_experiment("05_3_learning_algorithms")
+    row = exp.rows[0]
+    canonical = row_config(exp, row, "smoke", 0)
+    variant = row_config(exp, row, "smoke", 0, extra={"data": {"rate": 20}})
+    same = row_config(exp, row, "smoke", 0, extra={"train": {"checkpoint_every": 3}})  # not hashed
+    assert result_path(tmp_path, canonical).name == f"{row.name}__seed0.json"
+    assert result_path(tmp_path, variant).name == f"{row.name}__{config_hash(variant)[:8]}__seed0.json"
+    assert result_path(tmp_path, same) == result_path(tmp_path, canonical)
