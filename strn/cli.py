@@ -34,7 +34,12 @@ def _synth(a: argparse.Namespace) -> int:
 
 
 def _check_data(a: argparse.Namespace) -> int:
+    from .config import ConfigError
     from .data.check import check_data
+
+    if a.rate < 1 or a.seq_len < 1:
+        raise ConfigError(f"check-data: --rate and --seq-len must be positive integers, got --rate {a.rate} "
+                          f"--seq-len {a.seq_len}")
 
     report = check_data(a.root, a.rate, a.seq_len)
     print(report.render())
@@ -79,6 +84,7 @@ def _run(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="strn", description="Spatio Temporal Residual Networks: the study, reproduced.")
+    p.add_argument("--debug", action="store_true", help="show a traceback for every error")
     sub = p.add_subparsers(dest="command", required=True)
 
     def outputs(sp: argparse.ArgumentParser) -> None:
@@ -122,17 +128,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .config import ConfigError
-
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError, KeyError) as e:
-        print(f"strn: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept in the results folder and checkpoints resume the rest",
               file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - the one error path: expected errors as one line
+        if getattr(args, "debug", False) or not isinstance(e, _expected_errors()):
+            raise
+        print(f"strn: error: {_one_line(e)} (rerun with --debug for a traceback)", file=sys.stderr)
+        return 2
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """What a user can cause and fix (bad configuration, data, disk): one line, no traceback."""
+    from .config import ConfigError
+    from .data.video import VideoReadError
+
+    return (ConfigError, VideoReadError, FileNotFoundError, FileExistsError, KeyError, ValueError, OSError,
+            RuntimeError)
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e) or type(e).__name__
+    return " ".join(msg.split())
 
 
 if __name__ == "__main__":

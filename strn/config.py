@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -161,8 +163,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"'train.update_every' is a fraction of the training data in (0, 1], got {cfg.train.update_every!r}")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ConfigError(f"'data.val_fraction' must be in [0, 1), got {cfg.data.val_fraction!r}")
-    if cfg.train.lr <= 0:
-        raise ConfigError(f"'train.lr' must be positive, got {cfg.train.lr!r}")
+    if not math.isfinite(cfg.train.lr) or cfg.train.lr <= 0:
+        raise ConfigError(f"'train.lr' must be positive and finite, got {cfg.train.lr!r}")
+    _check_reliability_ranges(cfg)
     if cfg.data.crop > cfg.data.size:
         raise ConfigError(f"'data.crop' ({cfg.data.crop}) cannot exceed 'data.size' ({cfg.data.size})")
     if cfg.model.special3 and cfg.data.seq_len < 3:
@@ -181,6 +184,23 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.data.dataset == "synthetic" and cfg.profile == "full":
         raise ConfigError("profile 'full' runs on UCF-101: set 'data.dataset' to 'ucf101' and 'data.root' to its folder")
     return cfg
+
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _check_reliability_ranges(cfg: RunConfig) -> None:
+    """Values that would fail only after hours of work, or silently misbehave."""
+    t = cfg.train
+    for key, value in (("train.weight_decay", t.weight_decay), ("train.checkpoint_minutes", t.checkpoint_minutes)):
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{key!r} must be a finite number >= 0, got {value!r}")
+    if t.checkpoint_every < 0:
+        raise ConfigError(f"'train.checkpoint_every' must be >= 0 (0: off), got {t.checkpoint_every!r}")
+    if not _DEVICE_RE.match(t.device):
+        raise ConfigError(f"'train.device' is {t.device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
+    if cfg.data.num_workers < 0:
+        raise ConfigError(f"'data.num_workers' must be >= 0, got {cfg.data.num_workers!r}")
 
 
 def make_config(profile: str = "demo", overrides: Mapping[str, Any] | None = None, **top: Any) -> RunConfig:

@@ -139,8 +139,21 @@ def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str =
                extra: Mapping[str, Any] | None = None):
     overrides = _deep_merge(exp.profile_overrides.get(profile, {}), row.overrides)
     overrides = _deep_merge(overrides, {"train": {"seed": seed, "device": device}})
-    overrides = _deep_merge(overrides, extra or {})
-    return make_config(profile, overrides, experiment=exp.key, name=row.name)
+    cfg = make_config(profile, _deep_merge(overrides, extra or {}), experiment=exp.key, name=row.name)
+    if extra:
+        return _variant_name(cfg, make_config(profile, overrides, experiment=exp.key, name=row.name))
+    return cfg
+
+
+def _variant_name(cfg, canonical):
+    """A ``--set`` variant that changes the numbers is filed as ``<row>__<hash8>``, so it never
+    overwrites the row's canonical ``<row>__seed<k>.json`` (a sweep keeps every variant)."""
+    from .config import config_hash
+
+    h = config_hash(cfg)
+    if h != config_hash(canonical):
+        cfg.name = f"{cfg.name}__{h[:8]}"
+    return cfg
 
 
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
@@ -156,6 +169,10 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
 
     exp = get_experiment(key)
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    # Checked before any runner (05_2's own included), so an unknown name never trains every row.
+    unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
+    if unknown:
+        raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     if exp.runner:
         import importlib
 
@@ -163,9 +180,6 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
         return getattr(importlib.import_module(module), func)(
             key, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
             overrides=overrides, progress=progress)
-    unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
-    if unknown:
-        raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
@@ -191,7 +205,7 @@ def summary_table(key: str, records: list[dict[str, Any]]):
     exp = get_experiment(key)
     lines = []
     for row in exp.rows:
-        mine = [r for r in records if r.get("name") == row.name]
+        mine = [r for r in records if r.get("name") == row.name or str(r.get("name")).startswith(row.name + "__")]
         errs = [r["metrics"]["error_rate"] for r in mine]
         m, s = mean_std(errs)
         line = dict(row.columns)

@@ -21,6 +21,13 @@ REQUIRED_KEYS = ("schema_version", "experiment", "table", "config", "config_hash
 REQUIRED_METRICS = ("error_rate", "accuracy", "mean_class_accuracy", "per_class_accuracy", "clip_accuracy", "history")
 
 
+def _umask_mode() -> int:
+    """0666 less the process umask: what ``open`` would give; mkstemp alone gives 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename, so that a crash
     at any moment leaves either the old file or the new one, never a truncated one."""
@@ -32,6 +39,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -50,6 +58,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

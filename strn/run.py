@@ -177,7 +177,32 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
         "env": res.environment(device),
     }
+    check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
     if dist.is_main():  # under torchrun every rank trained the same model; one file is written
         res.save_result(results_dir, cfg, record)
     dist.barrier()
     return record
+
+
+class IncompleteResultError(RuntimeError):
+    """A run's numbers are not whole (no test video, a non-finite metric, videos unaccounted
+    for): it is never stored, so no later run can read it back."""
+
+
+def check_whole(record: dict[str, Any], *, n_listed_test: int, n_skipped_test: int) -> None:
+    """Raise :class:`IncompleteResultError` unless the record may be stored."""
+    import math
+
+    m = record["metrics"]
+    n_eval = int(m.get("n_videos", 0))
+    where = f"{record['experiment']}/{record['name']} (data {record['dataset']['root']})"
+    if n_eval == 0:
+        raise IncompleteResultError(f"{where}: no test video was evaluated; nothing is stored. "
+                                    f"Run `strn check-data` on the data folder")
+    bad = [k for k in ("error_rate", "accuracy", "mean_class_accuracy")
+           if not isinstance(m.get(k), (int, float)) or not math.isfinite(m[k])]
+    if bad:
+        raise IncompleteResultError(f"{where}: metric(s) {', '.join(bad)} not finite; nothing is stored")
+    if n_eval < n_listed_test - n_skipped_test:
+        raise IncompleteResultError(f"{where}: {n_eval} test videos evaluated, but {n_listed_test} are listed and "
+                                    f"{n_skipped_test} reported skipped; nothing is stored")

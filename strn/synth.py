@@ -29,7 +29,9 @@ encoder version, the decoded frames are what tests compare.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -403,6 +405,28 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
         raise FileExistsError(f"{target} exists, is not empty and was not written by "
                               f"strn's generator (no {MARKER}); move it away and retry")
     data_dir.mkdir(parents=True, exist_ok=True)
+    # One writer at a time (an exclusive lock on a file beside the set): a second process
+    # waits, then finds the first one's valid set and uses it. A valid set is never moved
+    # aside; only a stale one (other digest) is, and only while holding the lock.
+    with _install_lock(data_dir / f".synthetic-{profile}.lock"):
+        if not _marker_ok(target, spec):
+            _write_and_install(profile, spec, data_dir, target)
+    return target
+
+
+@contextlib.contextmanager
+def _install_lock(path: Path):
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Path) -> None:
+    """Write the set into a private folder, marker last, then rename it onto ``target``
+    (called with the install lock held, so no valid set is ever moved aside)."""
     tmp = data_dir / f".synthetic-{profile}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         write_synthetic(tmp, spec)
@@ -414,11 +438,6 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
             trash = data_dir / f".synthetic-{profile}.old-{uuid.uuid4().hex[:8]}"
             os.replace(target, trash)
             shutil.rmtree(trash, ignore_errors=True)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not _marker_ok(target, spec):  # not a concurrent writer's valid result
-                raise
+        os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
