@@ -27,6 +27,9 @@ class Row:
     # that number, and where it comes from and why (shown in the table as "thesis reference").
     reference: float | None = None
     reference_note: str = ""
+    # Train as many epochs as give the optimiser steps of this other row (same experiment):
+    # "ADAM 10% at equal optimiser steps" takes ~10x the epochs of ADAM 1%, so ~10x its cost.
+    equal_steps_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ _register(Experiment(
     rows=(
         Row("adam-1pct", {"Algorithm": "ADAM", "Update after": "1%"}, _adam(0.01), 0.197),
         Row("adam-10pct", {"Algorithm": "ADAM", "Update after": "10%"}, _adam(0.10), 0.233),
+        # Not in the thesis: at a fixed number of epochs, 1% takes ten times the optimiser steps
+        # of 10%; this row gives 10% as many steps as 1% (epochs scaled), so claim 3 is judged
+        # both ways. It costs about ten ADAM-10% runs per seed.
+        Row("adam-10pct-equal-steps", {"Algorithm": "ADAM", "Update after": "10% at equal optimiser steps"},
+            _adam(0.10), None, equal_steps_to="adam-1pct"),
         # Rprop's lr is its initial step size; the thesis gives none, torch's default (0.01)
         # diverges on these nets, so the profile's Adam learning rate is used (choice).
         Row("rprop-10pct", {"Algorithm": "RPROP", "Update after": "10%"},
@@ -151,6 +159,30 @@ def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str =
     return make_config(profile, overrides, experiment=exp.key, name=row.name)
 
 
+def steps_per_epoch(n_sequences: int, update_every: float, batch_size: int) -> int:
+    """Optimiser steps in one epoch of ``n_sequences`` (the training engine's own plan)."""
+    from .train import epoch_plan, step_size
+
+    return sum(mb.ends_step for mb in epoch_plan(n_sequences, step_size(n_sequences, update_every), batch_size, 0, 0))
+
+
+def equal_steps_config(exp: Experiment, row: Row, profile: str, seed: int, device: str = "auto",
+                       extra: Mapping[str, Any] | None = None, data_dir: str | Path | None = None):
+    """``row``'s configuration with the epochs that give it as many optimiser steps as row
+    ``row.equal_steps_to`` takes (rounded up), on this profile's training set."""
+    import math
+
+    from .run import prepare
+
+    ref = next(r for r in exp.rows if r.name == row.equal_steps_to)
+    ref_cfg = row_config(exp, ref, profile, seed, device, extra)
+    cfg = row_config(exp, row, profile, seed, device, extra)
+    n = len(prepare(cfg, data_dir, progress=False).train)
+    target = ref_cfg.train.epochs * steps_per_epoch(n, ref_cfg.train.update_every, ref_cfg.train.batch_size)
+    epochs = math.ceil(target / steps_per_epoch(n, cfg.train.update_every, cfg.train.batch_size))
+    return row_config(exp, row, profile, seed, device, _deep_merge(extra or {}, {"train": {"epochs": epochs}}))
+
+
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
                    results_dir: str | Path | None = None, data_dir: str | Path | None = None, force: bool = False,
                    overrides: Mapping[str, Any] | None = None, progress: bool | None = None,
@@ -177,7 +209,8 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
     jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
-        cfg = row_config(exp, row, profile, seed, device, overrides)
+        cfg = (equal_steps_config(exp, row, profile, seed, device, overrides, data_dir) if row.equal_steps_to
+               else row_config(exp, row, profile, seed, device, overrides))
         records.append(run(cfg, results_dir=results_dir, data_dir=data_dir, force=force, table=exp.table,
                            thesis=row.thesis, progress=progress))
     return records

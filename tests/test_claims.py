@@ -99,3 +99,27 @@ def test_unconverged_runs_make_a_claim_inconclusive_not_refuted():
 def test_not_worse_accepts_a_tie_and_rejects_a_clear_loss():
     assert claims.not_worse([0.234], [0.231])[0] == claims.REPRODUCED
     assert claims.not_worse([0.30], [0.231])[0] == claims.NOT_REPRODUCED
+
+
+def test_claim3_is_judged_at_equal_optimiser_steps_too():
+    base = {"adam-1pct": [0.1], "adam-10pct": [0.3], "rprop-10pct": [0.3]}
+    (v,) = claims.judge("05_3_learning_algorithms", recs(**base, **{"adam-10pct-equal-steps": [0.05]}))
+    assert v.verdict == claims.NOT_REPRODUCED and "at equal optimiser steps: 0.100" in v.test
+    (v,) = claims.judge("05_3_learning_algorithms", recs(**base, **{"adam-10pct-equal-steps": [0.3]}))
+    assert v.verdict == claims.REPRODUCED
+
+
+def test_equal_steps_row_scales_epochs_to_the_reference_steps(tmp_path, monkeypatch):
+    from strn import experiments
+
+    monkeypatch.setenv("STRN_QUIET", "1")
+    exp = experiments.get_experiment("05_3_learning_algorithms")
+    row = next(r for r in exp.rows if r.equal_steps_to)
+    cfg = experiments.equal_steps_config(exp, row, "smoke", 0, "cpu", data_dir=tmp_path)
+    ref = experiments.row_config(exp, next(r for r in exp.rows if r.name == "adam-1pct"), "smoke", 0, "cpu")
+    from strn.run import prepare
+
+    n = len(prepare(cfg, tmp_path, progress=False).train)
+    spe = lambda c: experiments.steps_per_epoch(n, c.train.update_every, c.train.batch_size)  # noqa: E731
+    assert cfg.train.update_every == 0.10 and cfg.train.epochs > ref.train.epochs
+    assert (cfg.train.epochs - 1) * spe(cfg) < ref.train.epochs * spe(ref) <= cfg.train.epochs * spe(cfg)
