@@ -23,6 +23,13 @@ class Row:
     overrides: Mapping[str, Any]  # nested config overrides on top of the profile
     thesis: float | None  # the thesis's error rate for this configuration
     thesis_extra: Mapping[str, Any] = field(default_factory=dict)  # other thesis columns, e.g. training hours
+    # A row the thesis has no number for but a claim compares with another thesis number:
+    # that number, and where it comes from and why (shown in the table as "thesis reference").
+    reference: float | None = None
+    reference_note: str = ""
+    # Train as many epochs as give the optimiser steps of this other row (same experiment):
+    # "ADAM 10% at equal optimiser steps" takes ~10x the epochs of ADAM 1%, so ~10x its cost.
+    equal_steps_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,11 @@ _register(Experiment(
     rows=(
         Row("adam-1pct", {"Algorithm": "ADAM", "Update after": "1%"}, _adam(0.01), 0.197),
         Row("adam-10pct", {"Algorithm": "ADAM", "Update after": "10%"}, _adam(0.10), 0.233),
+        # Not in the thesis: at a fixed number of epochs, 1% takes ten times the optimiser steps
+        # of 10%; this row gives 10% as many steps as 1% (epochs scaled), so claim 3 is judged
+        # both ways. It costs about ten ADAM-10% runs per seed.
+        Row("adam-10pct-equal-steps", {"Algorithm": "ADAM", "Update after": "10% at equal optimiser steps"},
+            _adam(0.10), None, equal_steps_to="adam-1pct"),
         # Rprop's lr is its initial step size; the thesis gives none, torch's default (0.01)
         # diverges on these nets, so the profile's Adam learning rate is used (choice).
         Row("rprop-10pct", {"Algorithm": "RPROP", "Update after": "10%"},
@@ -112,11 +124,15 @@ _register(Experiment(
         Row("split-1", {"Model": "STRN", "Split": "1"}, {"data": {"split": 1}}, 0.197),
         Row("split-2", {"Model": "STRN", "Split": "2"}, {"data": {"split": 2}}, 0.205),
         Row("split-3", {"Model": "STRN", "Split": "3"}, {"data": {"split": 3}}, 0.192),
-        # The thesis's frame-average baseline is block4 features + average pooling (Table 5.1,
-        # 0.236); here the same backbone is trained end to end on single frames and the
-        # per-frame probabilities are averaged, the fairest frame-average counterpart.
+        # Table 5.8 has no frame-average row, so the thesis number is None. Claim 7 compares
+        # it with 0.236, the thesis's best frame-level model (Table 5.1: frozen ImageNet block4
+        # features, average pooling, linear classifier), because that is the thesis's only
+        # frame-average number; this row instead trains the same backbone end to end on single
+        # frames and averages the per-frame probabilities (no temporal connection), the
+        # closest counterpart of STRN that sees frames one at a time.
         Row("frame-average", {"Model": "frame average (no temporal connection)", "Split": "1"},
-            {"model": {"kind": "frame_avg"}}, 0.236),
+            {"model": {"kind": "frame_avg"}}, None, reference=0.236,
+            reference_note="Table 5.1 block4 avg-pool (frozen features), not this end-to-end model"),
     ),
 ))
 
@@ -156,6 +172,30 @@ def _variant_name(cfg, canonical):
     return cfg
 
 
+def steps_per_epoch(n_sequences: int, update_every: float, batch_size: int) -> int:
+    """Optimiser steps in one epoch of ``n_sequences`` (the training engine's own plan)."""
+    from .train import epoch_plan, step_size
+
+    return sum(mb.ends_step for mb in epoch_plan(n_sequences, step_size(n_sequences, update_every), batch_size, 0, 0))
+
+
+def equal_steps_config(exp: Experiment, row: Row, profile: str, seed: int, device: str = "auto",
+                       extra: Mapping[str, Any] | None = None, data_dir: str | Path | None = None):
+    """``row``'s configuration with the epochs that give it as many optimiser steps as row
+    ``row.equal_steps_to`` takes (rounded up), on this profile's training set."""
+    import math
+
+    from .run import prepare
+
+    ref = next(r for r in exp.rows if r.name == row.equal_steps_to)
+    ref_cfg = row_config(exp, ref, profile, seed, device, extra)
+    cfg = row_config(exp, row, profile, seed, device, extra)
+    n = len(prepare(cfg, data_dir, progress=False).train)
+    target = ref_cfg.train.epochs * steps_per_epoch(n, ref_cfg.train.update_every, ref_cfg.train.batch_size)
+    epochs = math.ceil(target / steps_per_epoch(n, cfg.train.update_every, cfg.train.batch_size))
+    return row_config(exp, row, profile, seed, device, _deep_merge(extra or {}, {"train": {"epochs": epochs}}))
+
+
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
                    results_dir: str | Path | None = None, data_dir: str | Path | None = None, force: bool = False,
                    overrides: Mapping[str, Any] | None = None, progress: bool | None = None,
@@ -183,7 +223,8 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
     jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
     for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
-        cfg = row_config(exp, row, profile, seed, device, overrides)
+        cfg = (equal_steps_config(exp, row, profile, seed, device, overrides, data_dir) if row.equal_steps_to
+               else row_config(exp, row, profile, seed, device, overrides))
         records.append(run(cfg, results_dir=results_dir, data_dir=data_dir, force=force, table=exp.table,
                            thesis=row.thesis, progress=progress))
     return records
@@ -195,6 +236,21 @@ def best_record(records: list[dict[str, Any]], names: list[str] | None = None) -
     if not pool:
         raise ValueError("no runs to choose the best from")
     return min(pool, key=lambda r: r["metrics"]["error_rate"])
+
+
+def _connections_label(records: list[dict[str, Any]]) -> str | None:
+    """What the runs of a row built ("layer4.2 identity, layer4.1 identity"; "none"), from
+    ``model.connections_built``; None when no run records it (older results)."""
+    labels = []
+    for r in records:
+        built = r.get("model", {}).get("connections_built")
+        if built is None:
+            continue
+        lab = ", ".join(f"{c['block']} {c['kind']}" + (f" (delay {c['delay']})" if c.get("delay", 1) != 1 else "")
+                        for c in built) or "none"
+        if lab not in labels:
+            labels.append(lab)
+    return " | ".join(labels) or None
 
 
 def summary_table(key: str, records: list[dict[str, Any]]):
@@ -216,6 +272,11 @@ def summary_table(key: str, records: list[dict[str, Any]]):
             "error (std)": s,
             "reproduced": f"{m:.3f} ± {s:.3f}" if mine else "not run",
             "difference": (m - row.thesis) if (mine and row.thesis is not None) else None,
+            "thesis reference": (f"{row.reference:.3f} ({row.reference_note})" if row.reference is not None
+                                 else None),
+            "connections built": _connections_label(mine),
+            "optimizer steps": mean_std(r["cost"]["optimizer_steps"] for r in mine)[0]
+            if mine and all("optimizer_steps" in r.get("cost", {}) for r in mine) else None,
             "seeds": len(mine),
             "train s (mean)": mean_std(r["cost"]["train_s"] for r in mine)[0] if mine else None,
         })

@@ -115,6 +115,26 @@ def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) 
                        weights=resolve_weights(cfg, data_dir))
 
 
+def planned_connections(cfg: RunConfig) -> list[dict[str, Any]]:
+    """The connections this code builds for ``cfg`` (model made on the meta device: no memory,
+    no weights), as ``record["model"]["connections_built"]``."""
+    from .model.build import build_model, connections_built
+
+    m = cfg.model
+    with torch.device("meta"):
+        model = build_model(m.kind, num_classes=2, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
+                            connection=m.connection, positions=m.positions, special3=m.special3)
+    return connections_built(model)
+
+
+def _if_built_alike(record: dict[str, Any] | None, cfg: RunConfig) -> dict[str, Any] | None:
+    """A stored STRN result counts only if it records the connections this code builds: the
+    default placement may change under an unchanged hash (T = 5 in issue 13)."""
+    if record is None or cfg.model.kind != "strn":
+        return record
+    return record if record.get("model", {}).get("connections_built") == planned_connections(cfg) else None
+
+
 def checkpoint_path(results_dir: str | Path, cfg: RunConfig) -> Path:
     p = res.result_path(results_dir, cfg)
     return Path(results_dir) / "checkpoints" / cfg.experiment / f"{p.stem}__{config_hash(cfg)}.pt"
@@ -124,14 +144,15 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         force: bool = False, table: str | None = None, thesis: float | None = None,
         progress: bool | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration with one seed; write and return its record."""
+    from .model.build import connections_built
     from .train import fit, peak_memory_mb, resolve_device
 
     results_dir = Path(results_dir or default_results_dir(cfg.profile))
     if not force:
-        cached = res.find_cached(results_dir, cfg)
+        cached = _if_built_alike(res.find_cached(results_dir, cfg), cfg)
         if cached is not None:
             return cached
-        shared = res.find_same_config(results_dir, cfg)
+        shared = _if_built_alike(res.find_same_config(results_dir, cfg), cfg)
         if shared is not None:  # same numbers, filed again under this experiment and row
             record = dict(shared, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
                           config=cfg.to_dict(), reused_from=f"{shared['experiment']}/{shared['name']}")
@@ -173,6 +194,7 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         "cost": {"wall_s": time.perf_counter() - t0, "train_s": out.train_seconds,
                  "train_frames_per_s": out.frames_trained / out.train_seconds if out.train_seconds else None,
                  "optimizer_steps": out.steps, "peak_memory_mb": peak_memory_mb(device), "device": str(device)},
+        "model": {"connections_built": connections_built(model)},
         "thesis": thesis,
         "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
         "env": res.environment(device),

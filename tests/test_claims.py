@@ -43,3 +43,83 @@ def test_claim5_checks_cost_order():
 def test_every_numbered_experiment_has_its_claim():
     ids = {c for key in claims.CLAIMS for c, _, _ in claims.CLAIMS[key]}
     assert {3, 4, 5, 6, 7} <= ids
+
+
+def _thesis_records(flip: bool = False):
+    """One run per row of every experiment, with the thesis's own number (or 1 - it)."""
+    from strn import experiments
+
+    out = []
+    for key, exp in experiments.EXPERIMENTS.items():
+        for row in exp.rows:
+            ref = row.thesis if row.thesis is not None else getattr(row, "reference", None)
+            if ref is None:
+                continue
+            hours = row.thesis_extra.get("thesis training time (h)", 1.0)
+            out.append({"experiment": key, "name": row.name, "seed": 0,
+                        "metrics": {"error_rate": 1 - ref if flip else ref},
+                        "cost": {"train_s": 1 / hours if flip else hours}})
+    return out
+
+
+def _all_verdicts(records):
+    from strn import experiments
+
+    return {v.claim: v for key in experiments.EXPERIMENTS for v in claims.judge(key, records)}
+
+
+def test_the_thesis_own_numbers_reproduce_every_claim():
+    verdicts = _all_verdicts(_thesis_records())
+    assert sorted(verdicts) == [1, 2, 3, 4, 5, 6, 7]
+    assert {c: v.verdict for c, v in verdicts.items()} == {c: claims.REPRODUCED for c in range(1, 8)}
+    assert "tie within the thesis's precision" in verdicts[4].text and "not worse" in verdicts[4].test
+
+
+def test_reversed_thesis_numbers_reproduce_no_claim():
+    verdicts = _all_verdicts(_thesis_records(flip=True))
+    assert {c: v.verdict for c, v in verdicts.items()} == {c: claims.NOT_REPRODUCED for c in range(1, 8)}
+
+
+def test_unconverged_runs_make_a_claim_inconclusive_not_refuted():
+    rs = recs(**{"adam-1pct": [0.3], "adam-10pct": [0.1], "rprop-10pct": [0.1]})
+    for r in rs:
+        r.update(experiment="05_3_learning_algorithms", seed=0)
+    rs[0]["metrics"]["converged"] = False
+    (v,) = claims.judge("05_3_learning_algorithms", rs)
+    assert v.verdict == claims.NOT_CONVERGED and v.unconverged == ("adam-1pct seed 0",)
+    assert "not converged: adam-1pct seed 0" in v.test
+    good = recs(**{"adam-1pct": [0.1], "adam-10pct": [0.3], "rprop-10pct": [0.3]})
+    good[1]["metrics"]["converged"] = False
+    assert claims.judge("05_3_learning_algorithms", good)[0].verdict == claims.REPRODUCED_UNCONVERGED
+    for r in good:
+        r["metrics"]["converged"] = True  # converged everywhere: the plain verdict
+    assert claims.judge("05_3_learning_algorithms", good)[0].verdict == claims.REPRODUCED
+
+
+def test_not_worse_accepts_a_tie_and_rejects_a_clear_loss():
+    assert claims.not_worse([0.234], [0.231])[0] == claims.REPRODUCED
+    assert claims.not_worse([0.30], [0.231])[0] == claims.NOT_REPRODUCED
+
+
+def test_claim3_is_judged_at_equal_optimiser_steps_too():
+    base = {"adam-1pct": [0.1], "adam-10pct": [0.3], "rprop-10pct": [0.3]}
+    (v,) = claims.judge("05_3_learning_algorithms", recs(**base, **{"adam-10pct-equal-steps": [0.05]}))
+    assert v.verdict == claims.NOT_REPRODUCED and "at equal optimiser steps: 0.100" in v.test
+    (v,) = claims.judge("05_3_learning_algorithms", recs(**base, **{"adam-10pct-equal-steps": [0.3]}))
+    assert v.verdict == claims.REPRODUCED
+
+
+def test_equal_steps_row_scales_epochs_to_the_reference_steps(tmp_path, monkeypatch):
+    from strn import experiments
+
+    monkeypatch.setenv("STRN_QUIET", "1")
+    exp = experiments.get_experiment("05_3_learning_algorithms")
+    row = next(r for r in exp.rows if r.equal_steps_to)
+    cfg = experiments.equal_steps_config(exp, row, "smoke", 0, "cpu", data_dir=tmp_path)
+    ref = experiments.row_config(exp, next(r for r in exp.rows if r.name == "adam-1pct"), "smoke", 0, "cpu")
+    from strn.run import prepare
+
+    n = len(prepare(cfg, tmp_path, progress=False).train)
+    spe = lambda c: experiments.steps_per_epoch(n, c.train.update_every, c.train.batch_size)  # noqa: E731
+    assert cfg.train.update_every == 0.10 and cfg.train.epochs > ref.train.epochs
+    assert (cfg.train.epochs - 1) * spe(cfg) < ref.train.epochs * spe(ref) <= cfg.train.epochs * spe(cfg)

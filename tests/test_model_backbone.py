@@ -47,7 +47,16 @@ def test_unknown_backbone():
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
+    """A temporary TORCH_HOME, and no network: a download attempt fails as offline."""
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     return tmp_path / "hub" / "checkpoints"
 
 
@@ -56,7 +65,8 @@ def test_imagenet_absent_raises_with_file_and_folder(hub):
     with pytest.raises(FileNotFoundError) as e:
         load_weights(net, "imagenet")
     msg = str(e.value)
-    assert IMAGENET_FILE in msg and str(hub) in msg and "download.pytorch.org" in msg
+    assert IMAGENET_FILE == "resnet50-0676ba61.pth"  # IMAGENET1K_V1, not V2's resnet50-11ad3fa6.pth
+    assert IMAGENET_FILE in msg and str(hub) in msg and "download.pytorch.org" in msg and "IMAGENET1K_V1" in msg
     with pytest.raises(FileNotFoundError, match=IMAGENET_FILE):
         build_model("strn", num_classes=5, seq_len=2, width=8, weights="imagenet")
 
@@ -108,3 +118,13 @@ def test_frame_classifier_checkpoint_into_strn_and_back(tmp_path):
 def test_missing_path():
     with pytest.raises(FileNotFoundError):
         load_weights(build_backbone("resnet50", width=8), os.path.join("no", "such.pt"))
+
+
+def test_imagenet_v2_remains_a_choice(hub):
+    hub.mkdir(parents=True)
+    src = torchvision.models.resnet50()
+    torch.save(src.state_dict(), hub / "resnet50-11ad3fa6.pth")
+    with pytest.raises(FileNotFoundError, match=IMAGENET_FILE):  # V2's file does not stand in for V1
+        load_weights(torchvision.models.resnet50(), "imagenet")
+    report = load_weights(torchvision.models.resnet50(), "imagenet_v2")
+    assert report.source.endswith("resnet50-11ad3fa6.pth") and not report.missing

@@ -226,10 +226,10 @@ def test_positions_forward_backward_resnet50(r50, positions, connection):
 def test_default_placements_resnet50(r50, seq_len):
     model = strn_on(r50, plan_connections(seq_len=seq_len))
     model(torch.randn(1, seq_len, 3, 64, 64)).sum().backward()
-    expect = ["layer4.2", "layer4.1", "layer4.0", "layer3.5"][: seq_len - 1]
+    expect = ["layer4.2", "layer4.1", "layer3.5", "layer3.4"][: seq_len - 1]
     assert [c.block for c in model.connections] == expect
-    # layer4.0 changes channels and stride: its identity request became a projection
-    assert [c.kind for c in model.connections] == ["projection" if b == "layer4.0" else "identity" for b in expect]
+    # layer4.0 changes channels and stride: the default skips it, so every connection is identity
+    assert [c.kind for c in model.connections] == ["identity"] * (seq_len - 1)
 
 
 NARROW_CASES = [(2, {"positions": [p]}) for p in THESIS_POSITIONS]
@@ -249,7 +249,7 @@ def test_positions_forward_backward_narrow(width, seq_len, kw, connection):
 
 def test_resnet18_basic_blocks_work():
     model = build_model("strn", num_classes=3, seq_len=3, backbone="resnet18", width=8, connection="conv").eval()
-    assert [c.block for c in model.connections] == ["layer4.1", "layer4.0"]
+    assert [c.block for c in model.connections] == ["layer4.1", "layer3.1"]  # a stage's first block is skipped
     assert _changes(model, torch.randn(1, 4, 3, 32, 32)) == [False, True, True, True]
 
 
@@ -278,7 +278,7 @@ WATCH = ["backbone.conv1", "backbone.layer3.5.conv1", "backbone.layer4.0.conv1",
         (5, {"positions": []}, [1, 1, 1, 1, 1]),  # plain ResNet: last frame only
         (5, {"positions": ["layer4.2"]}, [2, 2, 2, 2, 1]),  # frames 4, 5; layer4.2's branch on 5 only
         (5, {"positions": ["layer4.0"]}, [2, 2, 1, 1, 1]),
-        (5, {}, [5, 4, 3, 2, 1]),  # default T=5: one frame dropped per connection
+        (5, {}, [5, 3, 3, 2, 1]),  # default T=5 (3.4, 3.5, 4.1, 4.2): one frame dropped per connection
         (3, {}, [3, 3, 3, 2, 1]),
         (3, {"special3": True}, [2, 2, 2, 2, 1]),  # frames 1 and 3, never 2
     ],
@@ -292,8 +292,8 @@ def test_only_needed_frames_are_computed(seq_len, kw, expect):
 
 
 def test_connection_map_runs_on_source_frames_only():
-    model = narrow(5, connection="conv").eval()  # R at layer3.5 .. layer4.2
-    mods = [f"temporal.{k}" for k in ("layer3_5", "layer4_0", "layer4_1", "layer4_2")]
+    model = narrow(5, connection="conv").eval()  # R at layer3.4, layer3.5, layer4.1, layer4.2
+    mods = [f"temporal.{k}" for k in ("layer3_4", "layer3_5", "layer4_1", "layer4_2")]
     with torch.no_grad():
         seen = _count_frames(model, torch.randn(1, 5, 3, 32, 32), mods)
     assert [seen[m] for m in mods] == [4, 3, 2, 1]

@@ -17,6 +17,7 @@ def test_run_writes_results_then_serves_them_back_quickly(smoke_env):
     first = run(cfg, results_dir=smoke_env["results"], data_dir=smoke_env["data"], table="5.3", thesis=0.197,
                 progress=False)
     assert first["thesis"] == 0.197 and first["metrics"]["history"]
+    assert first["model"]["connections_built"] == [{"block": "layer4.2", "kind": "identity", "delay": 1}]
     t0 = time.perf_counter()
     again = run(cfg, results_dir=smoke_env["results"], data_dir=smoke_env["data"], progress=False)
     assert time.perf_counter() - t0 < 1.0
@@ -35,3 +36,20 @@ def test_missing_dataset_folders_are_named(tmp_path):
     cfg = make_config("smoke", {"data": {"dataset": "ucf101"}})
     with pytest.raises(FileNotFoundError, match=r"UCF-101 was not found at .*UCF101"):
         dataset_root(cfg, tmp_path)
+
+
+def test_stored_run_built_otherwise_is_not_served_back(smoke_env):
+    """A result that does not record the connections this code builds is retrained."""
+    import json
+
+    from strn.results import result_path
+    from strn.run import _if_built_alike
+
+    cfg = make_config("smoke", {"data": {"seq_len": 5}}, experiment="05_6_temporal_context", name="context-5")
+    old = {"model": {"connections_built": [{"block": "layer4.0", "kind": "projection", "delay": 1}]}}
+    assert _if_built_alike(old, cfg) is None and _if_built_alike({"metrics": {}}, cfg) is None
+    now = {"model": {"connections_built": [{"block": b, "kind": "identity", "delay": 1}
+                                           for b in ("layer4.2", "layer4.1", "layer3.5", "layer3.4")]}}
+    assert _if_built_alike(now, cfg) is now
+    assert result_path(smoke_env["results"], cfg).name == "context-5__seed0.json"
+    assert json.dumps(now)  # plain data: goes into the JSON as is

@@ -5,8 +5,9 @@ variants (width < 64) keep the exact module tree of the full net -- conv1, bn1, 
 layer4 of [3, 4, 6, 3] Bottlenecks, avgpool, fc -- with every channel count scaled by
 width / 64, so every thesis position (STUDY §1) exists in the small profiles too.
 
-Weights are never downloaded: "imagenet" looks for torchvision's file in the local torch
-hub cache and explains how to put it there when it is missing.
+"imagenet" is torchvision's ResNet50_Weights.IMAGENET1K_V1 ("imagenet_v2": IMAGENET1K_V2),
+read from the torch hub cache, downloaded (hash-checked) where a network exists, and
+otherwise explained: which file to put where.
 """
 
 from __future__ import annotations
@@ -131,24 +132,33 @@ class LoadReport:
     dropped: list[str] = field(default_factory=list)  # file keys not used (head shape, extras)
 
 
-def imagenet_weights_path() -> str:
-    """Path of torchvision's ResNet-50 ImageNet file in the local hub cache, or raise.
+IMAGENET_WEIGHTS = {"imagenet": "IMAGENET1K_V1", "imagenet_v2": "IMAGENET1K_V2"}  # weights= -> torchvision enum
 
-    Never downloads (the study runs offline); FileNotFoundError says what to put where.
+
+def imagenet_weights_path(which: str = "imagenet") -> str:
+    """Path of torchvision's ResNet-50 ImageNet file, ``ResNet50_Weights.IMAGENET1K_V1``
+    (``which="imagenet"``, `IMAGENET_FILE`) or ``IMAGENET1K_V2`` (``"imagenet_v2"``), in the
+    torch hub checkpoints folder. Missing, it is downloaded through torchvision's weights API
+    (hash-checked); where that fails (offline), FileNotFoundError says which file to put where.
     """
+    from torchvision.models import ResNet50_Weights
+
+    w = ResNet50_Weights[IMAGENET_WEIGHTS[which]]
     folder = os.path.join(torch.hub.get_dir(), "checkpoints")
-    exact = os.path.join(folder, IMAGENET_FILE)
-    if os.path.isfile(exact):
-        return exact
-    found = sorted(glob.glob(os.path.join(folder, "resnet50-*.pth")))
-    if found:
-        return found[0]
-    raise FileNotFoundError(
-        f"ImageNet weights not found: expected {IMAGENET_FILE} (or another resnet50-*.pth) in "
-        f"{folder}. Nothing is downloaded. On a machine with internet, fetch {IMAGENET_URL} and "
-        f"copy it into that folder (it is torch.hub.get_dir()/checkpoints; set TORCH_HOME to move "
-        f"it), or pass weights=<path to the .pth file>; or use weights='scratch'."
-    )
+    path = os.path.join(folder, os.path.basename(w.url))
+    if os.path.isfile(path):
+        return path
+    try:
+        torch.hub.load_state_dict_from_url(w.url, progress=False, check_hash=True)
+    except Exception as e:  # noqa: BLE001 - offline, proxy, hash mismatch: all end in the same advice
+        raise FileNotFoundError(
+            f"ImageNet weights ({which}: torchvision ResNet50_Weights.{w.name}) not found: expected "
+            f"{os.path.basename(w.url)} in {folder}, and downloading it failed ({type(e).__name__}: {e}). On a "
+            f"machine with internet, fetch {w.url} and copy it into that folder (it is "
+            f"torch.hub.get_dir()/checkpoints; set TORCH_HOME to move it), or pass weights=<path to the .pth "
+            f"file>; or use weights='scratch'."
+        ) from e
+    return path
 
 
 def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
@@ -224,5 +234,5 @@ def load_weights(model: nn.Module, weights: str) -> LoadReport | None:
     """
     if weights == "scratch":
         return None
-    path = imagenet_weights_path() if weights == "imagenet" else weights
+    path = imagenet_weights_path(weights) if weights in IMAGENET_WEIGHTS else weights
     return _load_state_dict(model, _read_state_dict(path), source=path)

@@ -11,7 +11,7 @@ from .backbone import ARCHS, build_backbone, load_weights
 from .baselines import FeatureAvgClassifier, FeatureGRUClassifier, TAPS, FrameAverage, build_frame_classifier
 from .strn import STRN, block_names, plan_connections
 
-__all__ = ["MODEL_KINDS", "build_model"]
+__all__ = ["MODEL_KINDS", "build_model", "connections_built"]
 
 MODEL_KINDS = ("strn", "frame_avg", "frame", "feat_avg", "feat_gru")
 
@@ -97,6 +97,13 @@ def build_model(
         return FeatureGRUClassifier(in_dim, num_classes, hidden=opts.get("hidden", 128), znorm_stats=stats)
 
     raise ValueError(f"unknown model kind {kind!r}; valid: {MODEL_KINDS}")
+
+
+def connections_built(model: nn.Module) -> list[dict[str, Any]]:
+    """What a model's temporal connections actually are, for the results JSON
+    (``model.connections_built``): [{"block": "layer4.2", "kind": "identity", "delay": 1}, ...],
+    after any identity -> projection substitution; [] for models without them."""
+    return [{"block": c.block, "kind": c.kind, "delay": c.delay} for c in getattr(model, "connections", [])]
 
 
 # Keep build_frame_classifier importable from here too (the frame kind above is the same).

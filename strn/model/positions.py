@@ -138,13 +138,18 @@ def resolve_positions(positions: Sequence, valid: Sequence[str] = BLOCK_NAMES) -
 
 
 def default_positions(context: int, valid: Sequence[str] = BLOCK_NAMES) -> list[str]:
-    """Default placement for temporal context T: the last T-1 blocks, last first.
+    """Default placement for temporal context T: the last T-1 blocks where an identity
+    connection is possible, last first -- every block but the first of a stage (".0"), which
+    changes channels and stride in a Bottleneck ResNet (*choice*, STUDY §1: the thesis's
+    connections in Table 5.7 are identity mappings).
 
     default_positions(2) == ["layer4.2"]; (3) adds "layer4.1"; (5) -> layer4.2, layer4.1,
-    layer4.0, layer3.5 (*choice*, STUDY §1).
+    layer3.5, layer3.4 (layer4.0 is skipped: 1024 -> 2048 channels, stride 2).
     """
     if context < 1:
         raise ValueError(f"temporal context must be >= 1, got {context}")
-    if context - 1 > len(valid):
-        raise ValueError(f"context {context} needs {context - 1} distinct blocks; the net has {len(valid)}")
-    return list(reversed(valid))[: context - 1]
+    keep = [n for n in reversed(valid) if not n.endswith(".0")]
+    if context - 1 > len(keep):
+        raise ValueError(f"context {context} needs {context - 1} distinct blocks that keep channels and stride; "
+                         f"the net has {len(keep)}")
+    return keep[: context - 1]
