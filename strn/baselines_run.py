@@ -436,6 +436,11 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, spec: Mapp
     metrics = dict(out["metrics"])
     metrics["per_class_accuracy"] = dict(zip(data.classes, metrics["per_class_accuracy"]))
     metrics["history"] = out["history"]
+    from .convergence import convergence
+    from .reference import dataset_levels
+
+    metrics["convergence"] = convergence(out["history"])  # the rule of strn/convergence.py, as every run
+    metrics["converged"] = metrics["convergence"]["converged"]
     pre_path, pre_id, pre_meta = p.pretrained()
     baseline = {"key": key, **spec, "protocol": "video level: one example per video, all sampled frames",
                 "znorm_from": "training frames" if spec["znorm"] else None, "znorm_frames": out["znorm_frames"],
@@ -453,7 +458,8 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, spec: Mapp
                     "n_train_videos": len(data.train.videos), "n_test_videos": len(data.test.videos),
                     "n_train_frames": int(feats["train"]["lengths"].sum()),
                     "n_test_frames": int(feats["test"]["lengths"].sum()),
-                    "n_train_sequences": len(data.train.videos), "n_test_sequences": len(data.test.videos)},
+                    "n_train_sequences": len(data.train.videos), "n_test_sequences": len(data.test.videos),
+                    **dataset_levels(data.index.root, len(data.classes))},
         "split": cfg.data.split, "seed": cfg.train.seed, "metrics": metrics,
         "cost": {"wall_s": time.perf_counter() - t0, "train_s": out["train_s"],
                  "train_frames_per_s": out["frames_trained"] / out["train_s"] if out["train_s"] else None,

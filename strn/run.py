@@ -17,6 +17,8 @@ import torch
 from . import distributed as dist
 from . import results as res
 from .config import RunConfig, config_hash
+from .convergence import convergence
+from .reference import dataset_levels
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,6 +178,9 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
     metrics = dict(out.metrics)
     metrics["per_class_accuracy"] = dict(zip(data.classes, metrics["per_class_accuracy"]))
     metrics["history"] = out.history
+    # The verdict and its evidence (strn/convergence.py); readers use metrics["converged"].
+    metrics["convergence"] = convergence(out.history)
+    metrics["converged"] = metrics["convergence"]["converged"]
     record = {
         "schema_version": res.SCHEMA_VERSION,
         "experiment": cfg.experiment,
@@ -187,7 +192,9 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         "dataset": {"kind": cfg.data.dataset, "root": str(data.index.root), "classes": data.classes,
                     "n_train_videos": len(data.train.videos), "n_test_videos": len(data.test.videos),
                     "n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
-                    "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
+                    "n_padded_videos": int(data.train.n_padded + data.test.n_padded),
+                    # chance_error and single_frame_floor (strn/reference.py): the tables' reference lines
+                    **dataset_levels(data.index.root, len(data.classes))},
         "split": cfg.data.split,
         "seed": cfg.train.seed,
         "metrics": metrics,

@@ -1,0 +1,114 @@
+"""Calibrate the demo profile: video error against epochs for the three rows that decide it.
+
+Trains the frame-average baseline, the thesis's identity STRN at 98-104 (T = 2, r = 10,
+Adam updating every 1%) and a conv STRN at 98-104 for ``--epochs`` epochs with the demo
+profile (plus ``--variant`` overrides), evaluating on the test videos after every epoch,
+and appends the per-epoch history of each run to a JSON file (default
+``results/calibration/demo.json``). Nothing is written into results/demo: runs and data go
+under ``--work`` (default /tmp/strn-calibration).
+
+    PYTHONPATH=. python benchmarks/calibrate_demo.py --variant before --epochs 12
+    PYTHONPATH=. python benchmarks/calibrate_demo.py --variant after --epochs 12
+
+A variant names a synthetic-set spec and config overrides (VARIANTS below); the set is
+generated under ``<work>/<variant>/`` so variants never share a frame cache. Times are the
+process's CPU seconds (``resource.getrusage``) as well as wall seconds, so that they mean
+something on a shared machine.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ROWS = {
+    "frame-average": {"model": {"kind": "frame_avg"}},
+    "identity-98-104": {"model": {"connection": "identity", "positions": ["98-104"]}},
+    "conv-98-104": {"model": {"connection": "conv", "positions": ["98-104"]}},
+}
+
+
+def variants():
+    from strn import synth
+
+    before = synth.SynthSpec(motions=("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), max_frames=100,
+                             speed=(0.012, 0.024))
+    return {
+        # The demo as committed before issue 15 (synthetic generator v2, 9 groups of 2-4 clips).
+        "before": (before, {}),
+        # The same number of videos spread over three times as many scenes.
+        "groups27": (dataclasses.replace(before, n_groups=27, clips_per_group=(1, 1)), {}),
+        # The profile's current preset (whatever strn/synth.py and strn/config.py say now).
+        "after": (synth.spec_for_profile("demo"), {}),
+    }
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--variant", required=True)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
+    ap.add_argument("--work", default="/tmp/strn-calibration")
+    ap.add_argument("--out", default=str(REPO / "results" / "calibration" / "demo.json"))
+    args = ap.parse_args()
+
+    import torch
+
+    from strn import synth
+    from strn.config import make_config
+    from strn.convergence import convergence
+    from strn.reference import reference_levels
+    from strn.run import run
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec, extra = variants()[args.variant]
+    synth.PROFILES["demo"] = spec  # this process only: the variant's set is the demo's set
+    work = Path(args.work) / args.variant
+    os.environ["STRN_DATA_DIR"] = str(work / "data")
+    out = Path(args.out)
+    for name in args.rows.split(","):
+        from strn.experiments import _deep_merge
+
+        overrides = _deep_merge(_deep_merge(extra, ROWS[name]),
+                                {"train": {"epochs": args.epochs, "seed": args.seed, "eval_each_epoch": True}})
+        cfg = make_config("demo", overrides, experiment=f"calibration-{args.variant}", name=name)
+        c0, w0 = cpu_seconds(), time.perf_counter()
+        rec = run(cfg, results_dir=work / "results", data_dir=work / "data", progress=False)
+        entry = {"variant": args.variant, "row": name, "seed": args.seed, "epochs": args.epochs,
+                 "spec": dataclasses.asdict(spec), "config": rec["config"],
+                 "history": rec["metrics"]["history"], "error_rate": rec["metrics"]["error_rate"],
+                 "convergence": convergence(rec["metrics"]["history"]),
+                 "reference": reference_levels(spec),
+                 "train_s": rec["cost"]["train_s"], "wall_s": time.perf_counter() - w0,
+                 "cpu_s": cpu_seconds() - c0, "threads": torch.get_num_threads(),
+                 "n_train_sequences": rec["dataset"]["n_train_sequences"],
+                 "n_test_videos": rec["dataset"]["n_test_videos"]}
+        h = entry["history"]
+        print(f"{args.variant:10s} {name:16s} " + " ".join(f"{r.get('test_error', float('nan')):.2f}" for r in h),
+              f"| loss {h[0]['train_loss']:.2f}->{h[-1]['train_loss']:.2f} train {entry['train_s']:.0f}s "
+              f"cpu {entry['cpu_s']:.0f}s converged={entry['convergence']['converged']}", flush=True)
+        data = json.loads(out.read_text()) if out.exists() else {"runs": []}
+        data["runs"] = [r for r in data["runs"] if (r["variant"], r["row"], r["seed"], r["epochs"])
+                        != (args.variant, name, args.seed, args.epochs)] + [entry]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=1))
+
+
+if __name__ == "__main__":
+    main()
