@@ -68,7 +68,9 @@ def _run(a: argparse.Namespace) -> int:
     from .experiments import run_experiment, summary_table
 
     distributed.init_from_env()  # a no-op unless started by torchrun
-    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else None
+    from .notebook import parse_seeds
+
+    seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
                           data_dir=a.data_dir, force=a.force, overrides=parse_sets(a.set),
                           rows=a.rows.split(",") if a.rows else None)
