@@ -79,6 +79,23 @@ def _run(a: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(a: argparse.Namespace) -> int:
+    from .inference import evaluate_trained
+
+    m = evaluate_trained(a.path, device=a.device, data_dir=a.data_dir)
+    width = max(len(k) for k in m)
+    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in m.items()))
+    return 0
+
+
+def _predict(a: argparse.Namespace) -> int:
+    from .inference import load_trained
+
+    for cls, p in load_trained(a.checkpoint, device=a.device).predict(a.video, top=a.top):
+        print(f"{p:7.3f}  {cls}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="strn", description="Spatio Temporal Residual Networks: the study, reproduced.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set train.epochs=2 (repeatable)")
     e.set_defaults(func=_run)
+
+    v = sub.add_parser("evaluate", help="evaluate a trained model again on its test split (writes no results)")
+    v.add_argument("path", type=Path, help="a results JSON or its checkpoint (.pt)")
+    v.add_argument("--device", default="cpu")
+    v.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
+    v.set_defaults(func=_evaluate)
+
+    pr = sub.add_parser("predict", help="the top classes of one video with a trained model")
+    pr.add_argument("video", type=Path)
+    pr.add_argument("--checkpoint", type=Path, required=True, help="a results JSON or its checkpoint (.pt)")
+    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--device", default="cpu")
+    pr.set_defaults(func=_predict)
     return p
 
 
