@@ -27,7 +27,7 @@ from torch import nn
 from . import distributed as dist
 from .config import TrainConfig
 from .data.transforms import normalize
-from .progress import progress_enabled
+from .progress import log, progress_enabled
 from .results import atomic_torch_save
 
 
@@ -375,6 +375,13 @@ def _log_epoch(checkpoint: Path | None, row: dict[str, Any]) -> None:
         w.writerow(row)
 
 
+def _epoch_line(checkpoint: Path | None, cfg: TrainConfig, row: dict[str, Any]) -> str:
+    name = checkpoint.stem.rsplit("__", 1)[0] if checkpoint is not None else "run"
+    test = f", test error {row['test_error']:.3f}" if "test_error" in row else ""
+    return (f"{name}: epoch {row['epoch']}/{cfg.epochs}, train loss {row['train_loss']:.3f}, "
+            f"train accuracy {row['train_clip_accuracy']:.2f}{test}, {row['train_seconds']:.0f} s")
+
+
 @dataclass
 class FitResult:
     metrics: dict[str, Any]
@@ -420,6 +427,8 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
         state.history.append(row)
         if state.epoch + 1 < cfg.epochs:  # the last epoch's row waits for the final evaluation
             _log_epoch(checkpoint, row)
+            if dist.is_main():
+                log(_epoch_line(checkpoint, cfg, row), progress)
         state.epoch += 1
         state.micro = state.loss_sum = state.correct = state.seen = 0
         save(False)
@@ -427,5 +436,7 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     if state.history:
         state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
         _log_epoch(checkpoint, state.history[-1])
+        if dist.is_main():
+            log(_epoch_line(checkpoint, cfg, state.history[-1]), progress)
     frames = int(dist.sum_(torch.tensor(state.frames_trained)))
     return FitResult(metrics, state.history, state.train_seconds, frames, state.steps)
