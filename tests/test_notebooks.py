@@ -146,7 +146,7 @@ def test_report_page_in_headless_chromium(smoke_run, tmp_path):
         report.build_report("smoke", results_dir=smoke_run["results"], figures_dir=smoke_run["figures"])
     dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    text = html_mod.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\\1>", "", dom, flags=re.S)))
+    text = html_mod.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", dom, flags=re.S)))
     assert "Traceback" not in text and "WARNING" not in text and "Warning" not in text
     for line in ("What was run", "On what", "How long", "Verdicts", "Provenance"):
         assert line in text
