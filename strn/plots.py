@@ -61,7 +61,9 @@ def error_bars(table, label_columns: Sequence[str], title: str):
 
 def training_curves(records: Sequence[dict[str, Any]], title: str = "training curves"):
     """Training loss and test error per epoch, one line per configuration (first seed)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
+    n = len({r.get("name") for r in records})
+    # Many configurations (05.2 has 16): the legend goes right of the plots, in a taller figure.
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8 if n <= 6 else 10, max(3.0, 0.17 * n + 1.0)))
     seen = set()
     for r in records:
         if r.get("name") in seen:
@@ -75,7 +77,10 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
             a2.plot(*zip(*pts), marker="o", label=r.get("name"))
     a1.set(xlabel="epoch", ylabel="training loss", title="loss")
     a2.set(xlabel="epoch", ylabel="test error (video level)", title="test error", ylim=(0, 1))
-    a2.legend(fontsize=7)
+    if n <= 6:
+        a2.legend(fontsize=7)
+    else:
+        a2.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -127,3 +132,26 @@ def confusion(record: dict[str, Any], title: str | None = None):
     ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
+
+
+def figure_problems(fig) -> list[str]:
+    """What a reader would miss in ``fig``: no title, an axes without axis labels, text that
+    reaches outside the canvas (matplotlib's tight bounding box against the figure's own)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    axes = [a for a in fig.axes if a.get_label() != "<colorbar>" and a.axison]
+    if not (fig._suptitle and fig._suptitle.get_text()) and not any(a.get_title() for a in axes):
+        problems.append("no title")
+    for a in axes:
+        shares_x = any(b is not a and b.bbox.bounds == a.bbox.bounds and b.get_xlabel() for b in axes)
+        if not a.get_xlabel() and not shares_x:
+            problems.append(f"axes {a.get_title() or a.get_label()!r} has no x label")
+        if not a.get_ylabel():
+            problems.append(f"axes {a.get_title() or a.get_label()!r} has no y label")
+    canvas = fig.bbox
+    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
+    if tight.x0 < -1 or tight.y0 < -1 or tight.x1 > canvas.x1 + 1 or tight.y1 > canvas.y1 + 1:
+        problems.append(f"text outside the canvas: tight bbox {tuple(round(v) for v in tight.extents)} vs "
+                        f"figure {tuple(round(v) for v in canvas.extents)}")
+    return problems
