@@ -24,7 +24,7 @@ def row_labels(table, label_columns: Sequence[str]) -> list[str]:
     return [" ".join(str(r[c]) for c in label_columns) for _, r in table.iterrows()]
 
 
-def error_bars(table, label_columns: Sequence[str], title: str):
+def error_bars(table, label_columns: Sequence[str], title: str, records: Sequence[dict[str, Any]] | None = None):
     """Thesis error beside the reproduced error (mean ± std over seeds), one pair per row.
     Many rows (Tables 5.1/5.2 have 16) are drawn as horizontal bars, so that every label is
     written level beside its own bars instead of rotated under them."""
@@ -43,6 +43,7 @@ def error_bars(table, label_columns: Sequence[str], title: str):
         ax.set_xlabel("error rate")
         ax.set_ylabel(" / ".join(label_columns))
         ax.set_xlim(0, 1)
+        reference_lines(ax, records or [], horizontal=False)
         ax.legend(fontsize=8, loc="lower right")
     else:
         fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(labels) + 1.5), 3.4))
@@ -53,6 +54,7 @@ def error_bars(table, label_columns: Sequence[str], title: str):
         ax.set_xlabel(" / ".join(label_columns))
         ax.set_ylabel("error rate")
         ax.set_ylim(0, 1.15)  # room for the legend above the bars
+        reference_lines(ax, records or [])
         ax.legend(fontsize=8, loc="upper center", ncol=2)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -75,6 +77,7 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
         pts = [(e["epoch"], e["test_error"]) for e in h if "test_error" in e]
         if pts:
             a2.plot(*zip(*pts), marker="o", label=r.get("name"))
+    reference_lines(a2, records)
     a1.set(xlabel="epoch", ylabel="training loss", title="loss")
     a2.set(xlabel="epoch", ylabel="test error (video level)", title="test error", ylim=(0, 1))
     if n <= 6:
@@ -84,6 +87,18 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def reference_lines(ax, records: Sequence[dict[str, Any]], horizontal: bool = True) -> None:
+    """Chance and single-frame floor as lines where the records carry them
+    (``dataset.chance_error``, ``dataset.single_frame_floor``)."""
+    for key, label, style in (("chance_error", "chance", ":"), ("single_frame_floor", "single-frame floor", "--")):
+        vals = {round(float(v), 4) for r in records
+                if isinstance(r.get("dataset"), dict) and (v := r["dataset"].get(key)) is not None}
+        if len(vals) == 1:
+            v = vals.pop()
+            line = ax.axhline if horizontal else ax.axvline
+            line(v, color="#555555", linestyle=style, linewidth=1, label=f"{label} ({v:.2f})")
 
 
 def error_and_cost(table, x_column: str, title: str):

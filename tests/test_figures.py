@@ -39,3 +39,17 @@ def test_the_check_finds_a_label_outside_the_canvas():
     assert any("outside the canvas" in p for p in plots.figure_problems(fig))
     fig2, _ = plt.subplots()
     assert "no title" in plots.figure_problems(fig2)
+
+
+def test_chance_and_floor_lines_where_records_carry_them():
+    recs = load_results(DEMO, "05_3_learning_algorithms")
+    if not recs:
+        pytest.skip("no committed results")
+    recs = [dict(r, dataset=dict(r["dataset"], chance_error=0.9, single_frame_floor=0.5)) for r in recs]
+    fig = plots.training_curves(recs, "t")
+    labels = [line.get_label() for line in fig.axes[1].get_lines()]
+    assert "chance (0.90)" in labels and "single-frame floor (0.50)" in labels
+    table = experiments.summary_table("05_3_learning_algorithms", recs)
+    fig2 = plots.error_bars(table, ["Algorithm"], "t", records=recs)
+    assert plots.figure_problems(fig2) == []
+    assert "chance (0.90)" in [line.get_label() for line in fig2.axes[0].get_lines()]
