@@ -21,12 +21,19 @@ report: $(STAMP)
 test: $(STAMP)
 	STRN_QUIET=1 MPLBACKEND=Agg $(BIN)/python -m pytest
 
-## JupyterLab with a kernel named "Python (strn)" that has strn installed; a git filter
-## (nbstripout) keeps outputs out of committed notebooks, cell tags included
-lab: $(STAMP)
+## JupyterLab run from .venv: its own "Python 3" kernel is this environment (no kernel is
+## registered, so the notebooks' kernelspec `python3`, papermill and `strn report` all run the
+## same interpreter). A git filter (nbstripout, keeping cell ids) keeps outputs out of
+## committed notebooks, so `git status` stays clean. Lab is installed once (a stamp file).
+LAB_STAMP := $(VENV)/.lab-stamp
+$(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lab]'
-	$(BIN)/python -m ipykernel install --user --name strn --display-name "Python (strn)"
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
 	$(BIN)/nbstripout --install
+	git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id'
+	git config diff.ipynb.textconv '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id -t'
 	$(BIN)/jupyter lab notebooks/
 
 ## CPU benchmarks (run alone on a quiet machine), then the README's performance section

@@ -73,12 +73,31 @@ def _run(a: argparse.Namespace) -> int:
     from .experiments import run_experiment, summary_table
 
     distributed.init_from_env()  # a no-op unless started by torchrun
-    seeds = [int(s) for s in a.seeds.split(",")] if a.seeds else None
+    from .notebook import parse_seeds
+
+    seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
                           data_dir=a.data_dir, force=a.force, overrides=parse_sets(a.set),
                           rows=a.rows.split(",") if a.rows else None)
     if distributed.is_main():
         print(summary_table(a.experiment, recs).to_string(index=False))
+    return 0
+
+
+def _evaluate(a: argparse.Namespace) -> int:
+    from .inference import evaluate_trained
+
+    m = evaluate_trained(a.path, device=a.device, data_dir=a.data_dir)
+    width = max(len(k) for k in m)
+    print("\n".join(f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in m.items()))
+    return 0
+
+
+def _predict(a: argparse.Namespace) -> int:
+    from .inference import load_trained
+
+    for cls, p in load_trained(a.checkpoint, device=a.device).predict(a.video, top=a.top):
+        print(f"{p:7.3f}  {cls}")
     return 0
 
 
@@ -123,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set train.epochs=2 (repeatable)")
     e.set_defaults(func=_run)
+
+    v = sub.add_parser("evaluate", help="evaluate a trained model again on its test split (writes no results)")
+    v.add_argument("path", type=Path, help="a results JSON or its checkpoint (.pt)")
+    v.add_argument("--device", default="cpu")
+    v.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
+    v.set_defaults(func=_evaluate)
+
+    pr = sub.add_parser("predict", help="the top classes of one video with a trained model")
+    pr.add_argument("video", type=Path)
+    pr.add_argument("--checkpoint", type=Path, required=True, help="a results JSON or its checkpoint (.pt)")
+    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--device", default="cpu")
+    pr.set_defaults(func=_predict)
     return p
 
 

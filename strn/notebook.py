@@ -89,7 +89,37 @@ class Context:
         return plots.save_figure(fig, self.figures_dir, name)
 
 
-def setup(profile: str = "demo", device: str = "auto", seeds: list[int] | None = None, force: bool = False,
+def parse_seeds(seeds: Any) -> list[int] | None:
+    """The ``seeds`` parameter in every form papermill or the CLI hands over: ``None``; an int
+    (``-p seeds 0``); a list of ints; a string ``"0,1,2"`` or ``"[0, 1, 2]"`` (``-p seeds "[0,1,2]"``,
+    ``--seeds 0,1,2``). Anything else is an error naming the accepted forms."""
+    from .config import ConfigError
+
+    def bad() -> ConfigError:
+        return ConfigError(f"parameter seeds={seeds!r} is not understood; give an integer (-p seeds 0), a "
+                           f"comma-separated list (-p seeds 0,1,2) or a list (-p seeds \"[0,1,2]\")")
+
+    if seeds is None:
+        return None
+    if isinstance(seeds, bool):
+        raise bad()
+    if isinstance(seeds, int):
+        return [seeds]
+    if isinstance(seeds, str):
+        text = seeds.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        parts = [t.strip() for t in text.split(",") if t.strip()]
+        if not parts or not all(t.lstrip("-").isdigit() for t in parts):
+            raise bad()
+        return [int(t) for t in parts]
+    if isinstance(seeds, (list, tuple)) and seeds and all(isinstance(s, int) and not isinstance(s, bool)
+                                                          for s in seeds):
+        return list(seeds)
+    raise bad()
+
+
+def setup(profile: str = "demo", device: str = "auto", seeds: Any = None, force: bool = False,
           results_dir: str | None = None, figures_dir: str | None = None, data_dir: str | None = None) -> Context:
     """Check the notebook's parameters and resolve the output folders of the profile."""
     from .config import PROFILES, ConfigError
@@ -97,7 +127,7 @@ def setup(profile: str = "demo", device: str = "auto", seeds: list[int] | None =
     reject_undeclared()
     if profile not in PROFILES:
         raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)}")
-    return Context(profile=profile, device=device, seeds=None if seeds is None else [int(s) for s in seeds],
+    return Context(profile=profile, device=device, seeds=parse_seeds(seeds),
                    force=bool(force),
                    results_dir=Path(results_dir) if results_dir else default_results_dir(profile),
                    figures_dir=Path(figures_dir) if figures_dir else default_figures_dir(profile),

@@ -42,6 +42,8 @@ def execute(src: str | Path, dst: str | Path, parameters: Mapping[str, Any], *, 
                          f"it takes: {', '.join(sorted(declared))}")
     dst.parent.mkdir(parents=True, exist_ok=True)
     _kernel_env()
+    # Nobody watches an executed notebook live: plain per-epoch lines, not bars (strn/progress.py).
+    os.environ.setdefault("STRN_PROGRESS", "log")
     pm.execute_notebook(str(src), str(dst), parameters=dict(parameters), kernel_name="python3",
                         progress_bar=progress, cwd=str(src.parent), execution_timeout=timeout)
     return dst
@@ -53,7 +55,7 @@ def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[in
     """Execute every numbered notebook (or those named) with one profile. Executed copies go
     to ``<results_dir>/executed/``. A failing notebook is recorded with its error and the
     others still run."""
-    from tqdm.auto import tqdm
+    from .progress import log
 
     results_dir = Path(results_dir or default_results_dir(profile))
     params = {"profile": profile, "device": device, "seeds": seeds, "force": force,
@@ -63,7 +65,8 @@ def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[in
     if notebooks:
         paths = [p for p in paths if p.stem in notebooks]
     out = []
-    for src in tqdm(paths, desc="notebooks", unit="nb"):
+    for i, src in enumerate(paths):
+        log(f"notebook {i + 1}/{len(paths)}: {src.stem}")
         t0 = time.perf_counter()
         status, error = "ok", None
         try:
@@ -82,7 +85,10 @@ def status_frame(runs: list[dict[str, Any]]):
     df = pd.DataFrame(runs)
     total = pd.DataFrame([{"notebook": "total", "status": "ok" if all(r["status"] == "ok" for r in runs) else "failed",
                            "seconds": round(sum(r["seconds"] for r in runs), 1), "error": None}])
-    return pd.concat([df, total], ignore_index=True)
+    df = pd.concat([df, total], ignore_index=True)
+    if df["error"].isna().all():  # an error column of None says nothing
+        df = df.drop(columns="error")
+    return df.style.hide(axis="index").format({"seconds": "{:.0f}"})
 
 
 def summary(results_dir: str | Path) -> tuple[Any, Any]:
@@ -115,6 +121,11 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(executed), as_version=4)
+    # The report shows results, not the execution's stream: progress lines, kernel warnings and
+    # library warnings (stderr) stay in the executed notebook and out of the page.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "stream"]
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
     from .results import atomic_write_text
 
@@ -146,11 +157,12 @@ def environment_frame(results_dir: str | Path):
         env = r.get("env", {})
         key = (env.get("device_name"), env.get("torch"), env.get("git_commit"))
         rows.setdefault(key, {"device": env.get("device_name"), "torch": env.get("torch"), "av": env.get("av"),
-                              "git commit": (env.get("git_commit") or "")[:10], "dirty": env.get("git_dirty"),
+                              "git commit": (env.get("git_commit") or "")[:10],
+                              "tree": "uncommitted changes" if env.get("git_dirty") else "clean",
                               "runs": 0, "train s": 0.0})
         rows[key]["runs"] += 1
         rows[key]["train s"] += r["cost"].get("train_s") or 0.0
-    return pd.DataFrame(list(rows.values()))
+    return pd.DataFrame(list(rows.values())).style.hide(axis="index").format({"train s": "{:.0f}"})
 
 
 def notebook_durations(results_dir: str | Path) -> list[dict[str, Any]]:
@@ -229,3 +241,159 @@ def figure_gallery(figures_dir: str | Path):
             parts.append(f'<figure style="display:inline-block;margin:4px"><img style="max-width:100%" '
                          f'src="data:image/png;base64,{data}"><figcaption>{html.escape(p.name)}</figcaption></figure>')
     return HTML("\n".join(parts) or "<p>(no figures)</p>")
+
+
+# ---------------------------------------------------------------- the report page itself
+VERDICT_COLOURS = {"reproduced": "#1b7f3b", "not reproduced": "#b3261e", "inconclusive": "#8a6d00"}
+CAPTIONS = {  # what to look for, by the end of a figure's name
+    "_training_curves": "Look for a training loss that falls and a test error that ends well below chance; a test "
+                        "error that rises while the loss falls means the runs fit the training scenes.",
+    "_cost": "Look at the error against the training time this run measured (left and right axes).",
+    "_by_context": "Look at how the error changes with the number of frames a model sees.",
+    "_confusion": "Look at the diagonal (correct videos) and at which classes are mixed up: in the synthetic set, "
+                  "classes of one shape that differ only in the direction of motion.",
+}
+DEFAULT_CAPTION = ("Grey: the thesis's UCF-101 error; blue: this run's error, mean ± std over seeds. Look at the "
+                   "ordering of the bars, which is what the thesis's claims are about.")
+
+
+def _esc(v: Any) -> str:
+    import html
+
+    return html.escape(str(v))
+
+
+def _converged(records: list[dict[str, Any]]) -> str:
+    flags = [r.get("metrics", {}).get("converged") for r in records]
+    if not flags or any(f is None for f in flags):
+        return "?"
+    return "yes" if all(flags) else f"no ({sum(not f for f in flags)} of {len(flags)})"
+
+
+def experiment_table(key: str, records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The rows of one experiment as the report shows them: row | thesis | reproduced mean ±
+    std | seeds | difference | converged (strings, formatted)."""
+    from . import experiments
+
+    t = experiments.summary_table(key, records)
+    exp = experiments.get_experiment(key)
+    rows = []
+    for row, (_, line) in zip(exp.rows, t.iterrows()):
+        mine = [r for r in records if r.get("name") == row.name]
+        diff = line["difference"]
+        rows.append({"row": " / ".join(str(v) for v in row.columns.values()),
+                     "thesis": "–" if row.thesis is None else f"{row.thesis:.3f}",
+                     "reproduced mean ± std": line["reproduced"],
+                     "seeds": str(int(line["seeds"])),
+                     "difference": "–" if diff is None or diff != diff else f"{diff:+.3f}",
+                     "converged": _converged(mine) if mine else "–"})
+    return rows
+
+
+def _html_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "<p>(no rows)</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{_esc(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f'<td class="{"l" if i == 0 else "n"}">{_esc(r[c])}</td>'
+                                    for i, c in enumerate(cols)) + "</tr>" for r in rows)
+    return f'<table class="strn"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _verdict_html(v) -> str:
+    colour = VERDICT_COLOURS.get(v.verdict, "#444")
+    return (f'<div class="verdict" style="border-left:6px solid {colour};padding:4px 10px;margin:6px 0">'
+            f'<b>Claim {v.claim}</b>: {_esc(v.text)}<br><span style="color:{colour};font-weight:bold">'
+            f'{_esc(v.verdict)}</span> &mdash; decided by: {_esc(v.test)}</div>')
+
+
+def _figure_html(path: Path) -> str:
+    import base64
+
+    caption = next((c for suffix, c in CAPTIONS.items() if path.stem.endswith(suffix)), DEFAULT_CAPTION)
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f'<figure style="margin:8px 0"><img style="max-width:100%" alt="{_esc(path.stem)}" '
+            f'src="data:image/png;base64,{data}"><figcaption><i>{_esc(path.name)}</i>: {_esc(caption)}'
+            f'</figcaption></figure>')
+
+
+def _first_screen(profile: str, results_dir: Path, runs: list[dict[str, Any]] | None, verdicts) -> str:
+    from collections import Counter
+
+    from .results import load_results
+
+    recs = load_results(results_dir)
+    stored = [r for r in recs if "reused_from" not in r]
+    datasets = sorted({(r.get("dataset") or {}).get("kind", "?") for r in recs})
+    n_classes = sorted({len((r.get("dataset") or {}).get("classes", [])) for r in recs})
+    devices = sorted({str((r.get("env") or {}).get("device_name") or (r.get("cost") or {}).get("device"))
+                      for r in stored})
+    train_s = sum(float((r.get("cost") or {}).get("wall_s") or 0.0) for r in stored)
+    counts = Counter(v.verdict for v in verdicts)
+    verdict_text = ", ".join(f'<span style="color:{VERDICT_COLOURS.get(k, "#444")};font-weight:bold">{n} {k}</span>'
+                             for k, n in counts.most_common()) or "none judged"
+    nb_text = ""
+    if runs:
+        ok = sum(r["status"] == "ok" for r in runs)
+        nb_text = f"; this execution: {ok} of {len(runs)} notebooks ok in {sum(r['seconds'] for r in runs):.0f} s"
+    lines = [
+        f"<b>What was run</b>: the thesis's tables 5.1–5.8 as {len(stored)} training runs "
+        f"(profile <code>{_esc(profile)}</code>), each beside the thesis's UCF-101 number.",
+        f"<b>On what</b>: {_esc(', '.join(datasets))} data ({'/'.join(str(n) for n in n_classes)} classes), "
+        f"on {_esc(', '.join(devices) or '?')}.",
+        f"<b>How long</b>: {train_s / 60:.1f} min of training wall time when the runs were made{nb_text}.",
+        f"<b>Verdicts</b> on the thesis's claims: {verdict_text}.",
+        f"<b>Provenance</b>: {_esc(provenance_line(results_dir))}.",
+    ]
+    return '<div class="first-screen" style="font-size:110%;line-height:1.6">' + "<br>".join(lines) + "</div>"
+
+
+def provenance_line(results_dir: str | Path) -> str:
+    """The commit(s) the stored runs were made at, and whether the tree was clean."""
+    from .results import load_results
+
+    commits: dict[tuple[str, bool], int] = {}
+    for r in load_results(results_dir):
+        env = r.get("env") or {}
+        k = ((env.get("git_commit") or "unknown")[:10], bool(env.get("git_dirty")))
+        commits[k] = commits.get(k, 0) + 1
+    if not commits:
+        return "no stored runs"
+    return "; ".join(f"{n} run(s) at commit {c}{' with uncommitted changes' if dirty else ' (clean)'}"
+                     for (c, dirty), n in sorted(commits.items(), key=lambda kv: -kv[1]))
+
+
+def report_page(profile: str, results_dir: str | Path, figures_dir: str | Path,
+                runs: list[dict[str, Any]] | None = None):
+    """The report's body as one HTML block: a first screen (what was run, on what, how long,
+    the verdicts, provenance), then per experiment its table with the verdicts beside it and
+    its figures with captions."""
+    from IPython.display import HTML
+
+    from . import claims, experiments
+    from .results import load_results
+
+    results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+    sections, all_verdicts = [], []
+    for key, exp in experiments.EXPERIMENTS.items():
+        recs = load_results(results_dir, key) if (results_dir / key).exists() else []
+        if not recs:
+            continue
+        verdicts = claims.judge(key, recs)
+        all_verdicts += verdicts
+        figs = sorted(figures_dir.glob(f"{key}*.png"))
+        sections.append(f'<section class="experiment"><h2>Table {_esc(exp.table)}: {_esc(exp.title)}</h2>'
+                        f'<div style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
+                        f'<div style="flex:1 1 480px">{_html_table(experiment_table(key, recs))}'
+                        + "".join(_verdict_html(v) for v in verdicts) + '</div>'
+                        f'<div style="flex:1 1 420px">' + "".join(_figure_html(p) for p in figs) + '</div>'
+                        '</div></section>')
+    others = [p for p in sorted(figures_dir.glob("*.png"))
+              if not any(p.stem.startswith(k) for k in experiments.EXPERIMENTS)]
+    if others:
+        sections.append('<section class="experiment"><h2>The other notebooks\' figures (chapters 3, 4, 5.1)</h2>'
+                        + "".join(_figure_html(p) for p in others) + '</section>')
+    style = ('<style>table.strn{border-collapse:collapse;margin:6px 0}table.strn th,table.strn td{padding:3px 8px;'
+             'border-bottom:1px solid #ddd}table.strn td.n{text-align:right;font-variant-numeric:tabular-nums}'
+             'table.strn td.l{text-align:left}table.strn th{background:#f3f3f3}</style>')
+    return HTML(style + _first_screen(profile, results_dir, runs, all_verdicts) + "".join(sections))

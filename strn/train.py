@@ -27,7 +27,7 @@ from torch import nn
 from . import distributed as dist
 from .config import TrainConfig
 from .data.transforms import normalize
-from .progress import progress_enabled
+from .progress import log, progress_enabled
 from .results import atomic_torch_save
 
 
@@ -351,6 +351,37 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+EPOCH_LOG_COLUMNS = ("epoch", "train_loss", "train_clip_accuracy", "test_error", "test_clip_accuracy", "steps",
+                     "train_seconds")
+
+
+def epoch_log_path(checkpoint: Path) -> Path:
+    """The per-epoch CSV beside a checkpoint: a long run can be watched (``tail -f``, pandas)."""
+    return checkpoint.with_suffix(".epochs.csv")
+
+
+def _log_epoch(checkpoint: Path | None, row: dict[str, Any]) -> None:
+    if checkpoint is None or not dist.is_main():
+        return
+    import csv
+
+    path = epoch_log_path(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=EPOCH_LOG_COLUMNS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _epoch_line(checkpoint: Path | None, cfg: TrainConfig, row: dict[str, Any]) -> str:
+    name = checkpoint.stem.rsplit("__", 1)[0] if checkpoint is not None else "run"
+    test = f", test error {row['test_error']:.3f}" if "test_error" in row else ""
+    return (f"{name}: epoch {row['epoch']}/{cfg.epochs}, train loss {row['train_loss']:.3f}, "
+            f"train accuracy {row['train_clip_accuracy']:.2f}{test}, {row['train_seconds']:.0f} s")
+
+
 @dataclass
 class FitResult:
     metrics: dict[str, Any]
@@ -372,6 +403,8 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
     state = TrainState()
     if checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint, model, optimizer, config_hash)
+    elif checkpoint is not None and dist.is_main():
+        epoch_log_path(checkpoint).unlink(missing_ok=True)  # a fresh start: no rows of an older run
     step_model = torch.compile(model) if cfg.compile else model
 
     def save(partial: bool) -> None:
@@ -392,11 +425,18 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
             m = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
             row.update(test_error=m["error_rate"], test_clip_accuracy=m["clip_accuracy"])
         state.history.append(row)
+        if state.epoch + 1 < cfg.epochs:  # the last epoch's row waits for the final evaluation
+            _log_epoch(checkpoint, row)
+            if dist.is_main():
+                log(_epoch_line(checkpoint, cfg, row), progress)
         state.epoch += 1
         state.micro = state.loss_sum = state.correct = state.seen = 0
         save(False)
     metrics = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
     if state.history:
         state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
+        _log_epoch(checkpoint, state.history[-1])
+        if dist.is_main():
+            log(_epoch_line(checkpoint, cfg, state.history[-1]), progress)
     frames = int(dist.sum_(torch.tensor(state.frames_trained)))
     return FitResult(metrics, state.history, state.train_seconds, frames, state.steps)

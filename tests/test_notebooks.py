@@ -97,7 +97,7 @@ def test_rerun_reads_results_back_instead_of_training(smoke_run, tmp_path):
 def test_master_builds_the_report_from_stored_results(smoke_run):
     html = report.build_report("smoke", results_dir=smoke_run["results"], figures_dir=smoke_run["figures"])
     text = html.read_text()
-    assert "thesis error" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
+    assert "reproduced mean ± std" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
     assert "reproduced" in text and "not run" not in text
     assert text.count("data:image/png;base64") >= len(list(smoke_run["figures"].glob("*.png")))  # every figure
     summary = (smoke_run["results"] / "summary.md").read_text()
@@ -122,3 +122,56 @@ def test_undeclared_parameter_is_rejected_under_plain_papermill(tmp_path):
                           env={**__import__("os").environ, "PATH": f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"})
     assert proc.returncode != 0
     assert "UndeclaredParameterError" in proc.stderr + proc.stdout and "epochs" in proc.stderr + proc.stdout
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_page_in_headless_chromium(smoke_run, tmp_path):
+    """The report as a reader's browser renders it: no traceback or warning, the first screen,
+    every experiment's table with its verdicts, every figure."""
+    import html as html_mod
+    import re
+
+    from strn import experiments
+
+    chromium = _chromium()
+    if not chromium:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/run installs it)")
+    page = smoke_run["results"] / "report.html"
+    if not page.exists():
+        report.build_report("smoke", results_dir=smoke_run["results"], figures_dir=smoke_run["figures"])
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    text = html_mod.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", dom, flags=re.S)))
+    assert "Traceback" not in text and "WARNING" not in text and "Warning" not in text
+    for line in ("What was run", "On what", "How long", "Verdicts", "Provenance"):
+        assert line in text
+    keys = [k for k in experiments.EXPERIMENTS if (smoke_run["results"] / k).exists()]
+    assert dom.count('<table class="strn">') == len(keys)
+    assert dom.count('class="verdict"') >= 5
+    pngs = list(smoke_run["figures"].glob("*.png"))
+    for p in pngs:
+        assert f'alt="{p.stem}"' in dom, f"{p.name} is not in the report"
+    assert "…" not in text  # no evidence cut short
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_executed_notebook_has_few_stream_outputs(smoke_run, tmp_path, monkeypatch):
+    """Progress under papermill is one plain line per epoch, not one output per bar refresh."""
+    monkeypatch.delenv("STRN_QUIET", raising=False)
+    monkeypatch.setenv("STRN_PROGRESS", "log")
+    src = next(p for p in NUMBERED if p.stem == "05_3_learning_algorithms")
+    dst = report.execute(src, tmp_path / "x.ipynb", {"profile": "smoke", "results_dir": str(tmp_path / "r"),
+                                                      "figures_dir": str(tmp_path / "f")})
+    nb = nbformat.read(dst, as_version=4)
+    streams = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    text = "".join(o.get("text", "") for o in streams)
+    assert len(streams) <= 10, len(streams)
+    assert "epoch 1/" in text and "IProgress" not in text

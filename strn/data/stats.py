@@ -182,9 +182,11 @@ def plot_class_counts(stats: DatasetStats, split: int = 1):
     ax.bar(x, tr, label="train", color="#1f77b4")
     ax.bar(x, te, bottom=tr, label="test", color="#ff7f0e")
     ax.set_xticks(x, t.index if n <= 40 else [""] * n, rotation=90, fontsize=6)
+    ax.set_xlabel("class")
     ax.set_ylabel("videos")
-    ax.set_title(f"Videos per class, split {split}", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"Videos per class, split {split}", fontsize=9, loc="left")
+    # Legend outside the plot, above it: inside, it covered a bar.
+    ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,115 @@
+"""Using a trained model: rebuild it from its stored configuration, evaluate it, predict.
+
+A training run leaves a results JSON (``<results>/<experiment>/<row>__seed<k>.json``, with the
+configuration) and a checkpoint (``<results>/checkpoints/<experiment>/<row>__seed<k>__<hash>.pt``,
+with the weights). Either one names the other; nothing here writes over them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import results as res
+from .config import RunConfig, config_from_dict, config_hash
+
+
+@dataclass
+class TrainedModel:
+    model: torch.nn.Module
+    cfg: RunConfig
+    classes: list[str]
+    record: dict[str, Any]
+    checkpoint: Path
+    device: torch.device
+
+    @torch.no_grad()
+    def predict(self, video: str | Path, top: int = 5) -> list[tuple[str, float]]:
+        """The ``top`` classes of one video file with their probabilities: the mean of its
+        sequences' softmax outputs (the study's video-level rule), central crops."""
+        from .data.video import decode_sampled, sequence_windows
+        from .train import crop_batch, to_input
+
+        d = self.cfg.data
+        frames = torch.from_numpy(decode_sampled(video, d.rate, d.size)).permute(0, 3, 1, 2)  # (N, C, H, W)
+        windows = sequence_windows(len(frames), d.seq_len)
+        if not windows:
+            raise ValueError(f"{video}: no frame could be sampled at every {d.rate}th frame")
+        x = torch.stack([frames[list(w)] for w in windows])  # (S, T, C, H, W) uint8
+        probs = torch.zeros(len(self.classes), dtype=torch.float64)
+        for i in range(0, len(x), 32):
+            logits = self.model(to_input(crop_batch(x[i:i + 32].to(self.device), d.crop, None), self.device))
+            probs += logits.float().softmax(1).double().sum(0).cpu()
+        probs /= len(x)
+        p, k = probs.topk(min(top, len(self.classes)))
+        return [(self.classes[int(c)], float(v)) for v, c in zip(p, k)]
+
+
+def _locate(path: Path) -> tuple[dict[str, Any], Path]:
+    """(results record, checkpoint) from either of the two files."""
+    if path.suffix == ".json":
+        record = res.load_result(path)
+        cfg = config_from_dict(record["config"])
+        from .run import checkpoint_path
+
+        ckpt = checkpoint_path(path.parent.parent, cfg)
+        if not ckpt.exists():
+            raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing (checkpoints are not committed; "
+                                    f"retrain with `strn run {record['experiment']} --rows {record['name']}`)")
+        return record, ckpt
+    if path.suffix == ".pt":
+        stem = path.stem.rsplit("__", 1)[0]
+        json_path = path.parent.parent.parent / path.parent.name / f"{stem}.json"
+        if not json_path.exists():
+            raise FileNotFoundError(f"checkpoint {path} has no results JSON at {json_path}, which holds its "
+                                    f"configuration; keep the results folder layout (<results>/checkpoints/...)")
+        return res.load_result(json_path), path
+    raise ValueError(f"{path}: give a results JSON (.json) or a checkpoint (.pt)")
+
+
+def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
+    """The trained model of a results JSON or a checkpoint, in eval mode on ``device``."""
+    from .model.build import build_model
+    from .train import place_model, resolve_device
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    record, ckpt = _locate(path)
+    cfg = config_from_dict(record["config"])
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if state.get("config_hash") not in (None, config_hash(cfg)):
+        raise ValueError(f"checkpoint {ckpt} belongs to another configuration than {record['experiment']}/"
+                         f"{record['name']} (hash {state.get('config_hash')}, expected {config_hash(cfg)})")
+    classes = list(record["dataset"]["classes"])
+    m = cfg.model
+    # weights="scratch": the checkpoint replaces every weight, no pretraining is needed to rebuild
+    model = build_model(m.kind, num_classes=len(classes), seq_len=cfg.data.seq_len, backbone=m.backbone,
+                        width=m.width, connection=m.connection, positions=m.positions, special3=m.special3,
+                        weights="scratch")
+    model.load_state_dict(state["model"])
+    dev = resolve_device(device)
+    place_model(model, dev).eval()
+    return TrainedModel(model, cfg, classes, record, ckpt, dev)
+
+
+def evaluate_trained(path: str | Path, device: str = "cpu", data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Evaluate a trained model on its configuration's test split again (nothing is written
+    except the frame cache); returns the metrics beside the stored ones."""
+    from .run import prepare
+    from .train import evaluate
+
+    tm = load_trained(path, device)
+    data = prepare(tm.cfg, data_dir, progress=False)
+    metrics = evaluate(tm.model, data.test, len(data.test.videos), len(data.classes), crop=tm.cfg.data.crop,
+                       device=tm.device, amp=tm.cfg.train.amp, progress=False)
+    return {"experiment": tm.record["experiment"], "name": tm.record["name"], "seed": tm.record["seed"],
+            "checkpoint": str(tm.checkpoint), "error_rate": metrics["error_rate"],
+            "stored_error_rate": tm.record["metrics"]["error_rate"], "accuracy": metrics["accuracy"],
+            "mean_class_accuracy": metrics["mean_class_accuracy"], "clip_accuracy": metrics["clip_accuracy"],
+            "n_videos": metrics["n_videos"]}
+
+
+__all__ = ["TrainedModel", "load_trained", "evaluate_trained"]

@@ -1,0 +1,74 @@
+"""A trained model is usable: `strn evaluate`, `strn predict`, `strn.load_trained`, and the
+per-epoch CSV log beside the checkpoint, on a smoke run trained here."""
+import csv
+
+import pytest
+
+import strn
+from strn.cli import main
+from strn.config import make_config
+from strn.run import checkpoint_path, run
+from strn.train import epoch_log_path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trained")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STRN_DATA_DIR", str(tmp / "data"))
+    mp.setenv("STRN_QUIET", "1")
+    cfg = make_config("smoke", {"train": {"epochs": 2}, "model": {"weights": "scratch"}},
+                      experiment="05_3_learning_algorithms", name="adam-1pct")
+    results = tmp / "results"
+    record = run(cfg, results_dir=results, data_dir=tmp / "data", progress=False)
+    yield {"cfg": cfg, "results": results, "record": record, "data": tmp / "data",
+           "json": results / "05_3_learning_algorithms" / "adam-1pct__seed0.json",
+           "ckpt": checkpoint_path(results, cfg)}
+    mp.undo()
+
+
+def _snapshot(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_each_epoch_appends_a_row_to_the_csv_log(trained):
+    rows = list(csv.DictReader(epoch_log_path(trained["ckpt"]).open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[-1]["test_error"]) == pytest.approx(trained["record"]["metrics"]["error_rate"])
+
+
+@pytest.mark.parametrize("which", ["json", "ckpt"])
+def test_evaluate_reproduces_the_stored_error_and_writes_nothing(trained, which, capsys):
+    before = _snapshot(trained["results"])
+    assert main(["evaluate", str(trained[which]), "--data-dir", str(trained["data"])]) == 0
+    out = capsys.readouterr().out
+    stored = trained["record"]["metrics"]["error_rate"]
+    line = next(line for line in out.splitlines() if line.startswith("error_rate "))
+    assert float(line.split()[-1]) == pytest.approx(stored, abs=1e-4)
+    assert _snapshot(trained["results"]) == before
+
+
+def test_predict_prints_the_top_classes_with_probabilities(trained, capsys):
+    video = next((trained["data"]).rglob("*.avi"))
+    assert main(["predict", str(video), "--checkpoint", str(trained["ckpt"]), "--top", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    classes = trained["record"]["dataset"]["classes"]
+    assert len(lines) == 3 and all(line.split()[1] in classes for line in lines)
+    probs = [float(line.split()[0]) for line in lines]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0 + 1e-6
+
+
+def test_load_trained_from_python_matches_the_cli(trained):
+    tm = strn.load_trained(trained["json"])
+    video = next((trained["data"]).rglob("*.avi"))
+    top = tm.predict(video, top=len(tm.classes))
+    assert sum(p for _, p in top) == pytest.approx(1.0, abs=1e-6)
+    assert tm.checkpoint == trained["ckpt"]
+
+
+def test_missing_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
+    (tmp_path / "x").mkdir()
+    lone = tmp_path / "x" / "adam-1pct__seed0.json"
+    lone.write_text(trained["json"].read_text())
+    assert main(["evaluate", str(lone)]) == 2
+    assert "has no checkpoint" in capsys.readouterr().err
