@@ -38,6 +38,7 @@ lab: $(LAB_STAMP)
 
 ## CPU benchmarks (run alone on a quiet machine), then the README's performance section
 bench: $(STAMP)
+	OMP_NUM_THREADS=1 nice -n 5 $(BIN)/python benchmarks/bench_reader.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_model.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_epoch.py

@@ -27,6 +27,17 @@ def section(bench_dir: Path) -> str:
     """Markdown of the data and model benchmarks found in ``bench_dir``."""
     lines: list[str] = []
     data_p, model_p = bench_dir / "data.json", bench_dir / "model.json"
+    reader_p = bench_dir / "reader.json"
+    if reader_p.exists():
+        r = json.loads(reader_p.read_text())
+        st = r["set"]
+        lines += [f"**Reader against the decode floor** (`benchmarks/bench_reader.py`, ucf-shaped set: "
+                  f"{st['n_clips']} clips, {st['width']}x{st['height']} MPEG-4, {st['fps']} fps; every "
+                  f"{r['rate']}th frame to {r['size']} px, one process): floor {r['floor_s']:.2f} s "
+                  f"(decode {r['decode_all_s']:.2f} + convert {r['convert_kept_s']:.2f}), project "
+                  f"{r['project_s']:.2f} s = **{r['project_share_of_floor']:.2f} of the floor** "
+                  f"(target ≥ {r['target']}: {'met' if r['project_share_of_floor'] >= r['target'] else 'missed'}); "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB.", ""]
     if data_p.exists():
         d = json.loads(data_p.read_text())
         lines += ["**Data path** (`benchmarks/bench_data.py`, demo set, every 10th frame, T = 2; "

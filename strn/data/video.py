@@ -138,14 +138,14 @@ def decode_sampled(path: str | os.PathLike, rate: int, size: int | None) -> np.n
         raise ValueError(f"rate must be >= 1, got {rate}")
     path = Path(path)
     _check_file(path)
-    frames: list[np.ndarray] = []
-    n_decoded = listed = 0
+    out: np.ndarray | None = None
+    n_kept = n_decoded = listed = 0
     try:
         with av.open(str(path)) as container:
             stream = _open_stream(container, path)
             listed = stream.frames
             scaler = VideoReformatter()
-            dims = crop = None
+            dims = None
             for frame in container.decode(stream):
                 i, n_decoded = n_decoded, n_decoded + 1
                 if i % rate:
@@ -153,22 +153,29 @@ def decode_sampled(path: str | os.PathLike, rate: int, size: int | None) -> np.n
                 if dims is None:
                     w, h = frame.width, frame.height
                     dims = (w, h) if size is None else _scaled_dims(w, h, size)
-                    if size is not None:
-                        top, left = (dims[1] - size) // 2, (dims[0] - size) // 2
-                        crop = (slice(top, top + size), slice(left, left + size))
-                img = scaler.reformat(frame, width=dims[0], height=dims[1], format="rgb24",
-                                      interpolation=_BILINEAR, threads=1).to_ndarray()
-                frames.append(img if crop is None else img[crop])
+                    ow, oh = (w, h) if size is None else (size, size)
+                    top, left = (dims[1] - oh) // 2, (dims[0] - ow) // 2
+                    out = np.empty((max(1, n_sampled(listed, rate)), oh, ow, 3), np.uint8)
+                rgb = scaler.reformat(frame, width=dims[0], height=dims[1], format="rgb24",
+                                      interpolation=_BILINEAR, threads=1).planes[0]
+                # The converted plane viewed in place (rows padded to line_size) and its
+                # centre copied once, straight into the output: no to_ndarray copy, no
+                # crop copy, no np.stack copy (issue 16: ~5% of the reader's time).
+                img = np.frombuffer(rgb, np.uint8).reshape(dims[1], rgb.line_size)
+                if n_kept == len(out):  # the header under-counted: grow
+                    out = np.concatenate([out, np.empty_like(out)])
+                out[n_kept] = img[top:top + oh, 3 * left:3 * (left + ow)].reshape(oh, ow, 3)
+                n_kept += 1
     except VideoReadError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:  # corrupt or not a video
         raise _decode_failed(path, exc, n_decoded, listed) from exc
-    if not frames:
+    if not n_kept:
         raise VideoReadError(path, "no decodable frames",
                              "the video stream holds no frame (an empty or broken "
                              "recording): " + _REPLACE)
     _truncated(path, n_decoded, listed)
-    return np.stack(frames)
+    return out[:n_kept] if n_kept == len(out) else out[:n_kept].copy()
 
 
 def count_frames(path: str | os.PathLike) -> int:
