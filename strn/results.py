@@ -176,7 +176,10 @@ def environment(device: Any = None) -> dict[str, Any]:
     dev = str(device) if device is not None else "cpu"
     name = torch.cuda.get_device_name(torch.device(dev)) if dev.startswith("cuda") else platform.processor() or platform.machine()
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # Dirty means the code differs from the commit: the run's own outputs (results/,
+    # figures/, being rewritten by this very study) do not count.
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":(exclude)results", ":(exclude)figures")
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
