@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
 from .config import RunConfig, config_hash, make_config
-from .experiments import DEFAULT_SEEDS, get_experiment, row_config
+from .experiments import DEFAULT_SEEDS, get_experiment, row_config, steps_per_epoch
 
 # Split 1 of UCF-101: 9,537 training and 3,783 test videos; at every 10th frame about 179,000
 # training frames (issue: benchmarks). Test frames in proportion to the videos.
@@ -123,6 +124,20 @@ def baselines_seconds(seeds: Iterable[int], rates: Rates) -> float:
     return feature_pass + sum(finetune + feature_pass for _ in seeds)
 
 
+def _full_config(exp, row, seed: int) -> RunConfig:
+    """The row's ``full`` configuration; an equal-steps row gets the epochs that match its
+    reference row's optimiser steps on split 1 (as ``experiments.equal_steps_config`` does
+    on the real training set, which needs the data; here its size is the known split-1 one)."""
+    cfg = row_config(exp, row, "full", seed)
+    if not row.equal_steps_to:
+        return cfg
+    ref = row_config(exp, next(r for r in exp.rows if r.name == row.equal_steps_to), "full", seed)
+    n = TRAIN_FRAMES_R10 * 10 // cfg.data.rate // cfg.data.seq_len  # training sequences of split 1
+    target = ref.train.epochs * steps_per_epoch(n, ref.train.update_every, ref.train.batch_size)
+    epochs = math.ceil(target / steps_per_epoch(n, cfg.train.update_every, cfg.train.batch_size))
+    return row_config(exp, row, "full", seed, extra={"train": {"epochs": epochs}})
+
+
 def notebook_estimates(rates: Rates, seeds: list[int] | None = None) -> list[dict[str, Any]]:
     """One row per notebook of the master: new configurations, expected GPU hours and peak GiB."""
     seeds = DEFAULT_SEEDS["full"] if seeds is None else seeds
@@ -141,7 +156,7 @@ def notebook_estimates(rates: Rates, seeds: list[int] | None = None) -> list[dic
         seconds, runs, peak, shared = 0.0, 0, 0.0, 0
         for row in exp.rows:
             for seed in seeds:
-                cfg = row_config(exp, row, "full", seed)
+                cfg = _full_config(exp, row, seed)
                 h = config_hash(cfg)
                 if h in done:
                     shared += 1

@@ -40,7 +40,12 @@ def test_configurations_shared_between_notebooks_are_counted_once(tmp_path):
     rates = _bench(tmp_path)
     rows = {r["notebook"]: r for r in cost.notebook_estimates(rates)}
     assert [r["notebook"] for r in cost.notebook_estimates(rates)] == list(cost.NOTEBOOKS)
-    assert rows["05_3_learning_algorithms"]["runs"] == 3
+    assert rows["05_3_learning_algorithms"]["runs"] == 4  # ADAM 1%, ADAM 10%, RPROP 10%, ADAM 10% at equal steps
+    # the equal-steps row runs ADAM 10% for as many optimiser steps as ADAM 1%: ~10x its epochs
+    exp = cost.get_experiment("05_3_learning_algorithms")
+    by_name = {r.name: r for r in exp.rows}
+    eq = cost._full_config(exp, by_name["adam-10pct-equal-steps"], 0)
+    assert eq.train.epochs >= 9 * cost._full_config(exp, by_name["adam-10pct"], 0).train.epochs
     # identity at 98-104, T = 2, r = 10, split 1 is 05.3's ADAM 1% row: trained once
     assert rows["05_4_recurrent_connection"]["runs"] == 5 and "earlier notebook" in rows["05_4_recurrent_connection"]["note"]
     assert rows["05_6_temporal_context"]["peak_gib"] == 5.0  # T = 5's step, not the micro-batch-16 row
