@@ -470,6 +470,9 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, spec: Mapp
                  "finetune_s": p.cost.get("finetune_s") if spec["finetuned"] else None},
         "thesis": row.thesis, "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
         "env": res.environment(p.device), "baseline": baseline,
+        # Frame models over frozen or finetuned features: no temporal skip connection is built
+        # (recorded as every run records it, so "what was built" never needs guessing).
+        "model": {"connections_built": []},
     }
     res.save_result(p.results_dir, cfg, record)
     return record

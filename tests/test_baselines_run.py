@@ -64,6 +64,7 @@ def test_results_json_complete(smoke):
         assert rec["baseline"]["weights"].startswith("stills:")
         assert rec["baseline"]["pretrain"]["test_accuracy"] is not None
         assert rec["baseline"]["finetuned"] == ("finetune" in rec["baseline"])
+        assert rec["model"]["connections_built"] == []  # frame models: recorded, and empty
 
 
 def test_znorm_statistics_come_from_training_frames_only(smoke):
