@@ -135,7 +135,7 @@ def _full_config(exp, row, seed: int) -> RunConfig:
     n = TRAIN_FRAMES_R10 * 10 // cfg.data.rate // cfg.data.seq_len  # training sequences of split 1
     target = ref.train.epochs * steps_per_epoch(n, ref.train.update_every, ref.train.batch_size)
     epochs = math.ceil(target / steps_per_epoch(n, cfg.train.update_every, cfg.train.batch_size))
-    return row_config(exp, row, "full", seed, extra={"train": {"epochs": epochs}})
+    return row_config(exp, row, "full", seed, derived={"train": {"epochs": epochs}})
 
 
 def notebook_estimates(rates: Rates, seeds: list[int] | None = None) -> list[dict[str, Any]]:

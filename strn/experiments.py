@@ -152,9 +152,13 @@ def _deep_merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str = "auto",
-               extra: Mapping[str, Any] | None = None):
+               extra: Mapping[str, Any] | None = None, derived: Mapping[str, Any] | None = None):
+    """The row's configuration. ``derived``: settings computed for the row itself (the
+    equal-steps row's epochs), part of its canonical file; ``extra``: a user's ``--set``
+    variant, filed under its own name."""
     overrides = _deep_merge(exp.profile_overrides.get(profile, {}), row.overrides)
     overrides = _deep_merge(overrides, {"train": {"seed": seed, "device": device}})
+    overrides = _deep_merge(overrides, derived or {})
     cfg = make_config(profile, _deep_merge(overrides, extra or {}), experiment=exp.key, name=row.name)
     if extra:
         return _variant_name(cfg, make_config(profile, overrides, experiment=exp.key, name=row.name))
@@ -193,7 +197,7 @@ def equal_steps_config(exp: Experiment, row: Row, profile: str, seed: int, devic
     n = len(prepare(cfg, data_dir, progress=False).train)
     target = ref_cfg.train.epochs * steps_per_epoch(n, ref_cfg.train.update_every, ref_cfg.train.batch_size)
     epochs = math.ceil(target / steps_per_epoch(n, cfg.train.update_every, cfg.train.batch_size))
-    return row_config(exp, row, profile, seed, device, _deep_merge(extra or {}, {"train": {"epochs": epochs}}))
+    return row_config(exp, row, profile, seed, device, extra, derived={"train": {"epochs": epochs}})
 
 
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",

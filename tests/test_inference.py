@@ -1,6 +1,8 @@
 """A trained model is usable: `strn evaluate`, `strn predict`, `strn.load_trained`, and the
 per-epoch CSV log beside the checkpoint, on a smoke run trained here."""
 import csv
+import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,41 @@ def test_missing_checkpoint_is_a_clear_error(trained, tmp_path, capsys):
     lone.write_text(trained["json"].read_text())
     assert main(["evaluate", str(lone)]) == 2
     assert "has no checkpoint" in capsys.readouterr().err
+
+
+# A committed smoke run (tests/data/make_trained_smoke.py wrote it): evaluation on a freshly
+# generated smoke set reproduces its stored error, so the checkpoint format, the model
+# builder and the synthetic generator all still agree with what trained it.
+COMMITTED = Path(__file__).resolve().parent / "data" / "trained_smoke"
+COMMITTED_JSON = COMMITTED / "05_3_learning_algorithms" / "adam-1pct__seed0.json"
+
+
+@pytest.fixture(scope="module")
+def committed_data(tmp_path_factory):
+    return tmp_path_factory.mktemp("committed") / "data"
+
+
+@pytest.mark.parametrize("which", ["json", "ckpt"])
+def test_committed_checkpoint_evaluates_to_its_stored_error(committed_data, which, capsys):
+    ckpt = next((COMMITTED / "checkpoints").rglob("*.pt"))
+    before = _snapshot(COMMITTED)
+    target = COMMITTED_JSON if which == "json" else ckpt
+    assert main(["evaluate", str(target), "--data-dir", str(committed_data)]) == 0
+    out = capsys.readouterr().out
+    stored = json.loads(COMMITTED_JSON.read_text())["metrics"]["error_rate"]
+    line = next(line for line in out.splitlines() if line.startswith("error_rate "))
+    assert float(line.split()[-1]) == pytest.approx(stored, abs=1e-4)
+    assert _snapshot(COMMITTED) == before  # evaluate writes nothing beside the stored run
+
+
+def test_committed_checkpoint_predicts(committed_data, capsys):
+    record = json.loads(COMMITTED_JSON.read_text())
+    model = strn.load_trained(COMMITTED_JSON)
+    assert model.classes == record["dataset"]["classes"]
+    main(["evaluate", str(COMMITTED_JSON), "--data-dir", str(committed_data)])  # makes the smoke set if needed
+    capsys.readouterr()
+    video = next(committed_data.rglob("*.avi"))
+    assert main(["predict", str(video), "--checkpoint", str(next((COMMITTED / "checkpoints").rglob("*.pt")))]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    classes = record["dataset"]["classes"]
+    assert len(lines) == min(5, len(classes)) and all(line.split()[1] in classes for line in lines)
