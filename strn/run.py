@@ -147,6 +147,7 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         progress: bool | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration with one seed; write and return its record."""
     from .model.build import connections_built
+    from .skips import check_skipped
     from .storage import checkpoint_bytes, probe_writable
     from .train import fit, peak_memory_mb, resolve_device
 
@@ -172,6 +173,7 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         probe_writable(ckpt.parent, "checkpoint folder")
     with dist.main_first():  # rank 0 writes the synthetic set, frame cache and weights; the others read them
         data = prepare(cfg, data_dir, progress)
+        check_skipped(data)  # each skip said once; too many stop the run here, before training
         model = build(cfg, len(data.classes), data_dir)
     if dist.is_main():  # the model's size is known only now; still before any training step
         probe_writable(ckpt.parent, "checkpoint folder", need_bytes=checkpoint_bytes(model))
