@@ -295,7 +295,8 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
             dist.broadcast_buffers(model)
             state.steps += 1
         bar.update(1)
-        pending_ckpt |= _preempted.is_set() or bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
+        pending_ckpt |= _preempted.is_set() or \
+            bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
             (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
         # Across ranks the partial gradients of a step differ: checkpoint only between steps there.
         if on_checkpoint is not None and pending_ckpt and state.micro < len(plan) and (world == 1 or mb.ends_step):
