@@ -373,8 +373,11 @@ class _Pipeline:
     def data(self):
         if self._data is None:
             from .run import prepare
+            from .skips import check_skipped
 
-            self._data = prepare(self.cfg, self.data_dir, self.progress)
+            data = prepare(self.cfg, self.data_dir, self.progress)
+            check_skipped(data)  # the same rule as strn.run: each skip said once, too many stop here
+            self._data = data
         return self._data
 
     def pretrained(self) -> tuple[Path, str, dict[str, Any]]:

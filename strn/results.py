@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .config import RunConfig, config_hash
+from .storage import write_error
 
 SCHEMA_VERSION = 1
 SUMMARY_DIR = "summaries"  # <results_dir>/summaries/<notebook>.json: numbers of notebooks that train nothing
@@ -41,6 +42,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, e) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -60,6 +64,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
         torch.save(obj, tmp)
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, e) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -147,6 +147,8 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         progress: bool | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration with one seed; write and return its record."""
     from .model.build import connections_built
+    from .skips import check_skipped
+    from .storage import checkpoint_bytes, probe_writable
     from .train import fit, peak_memory_mb, resolve_device
 
     results_dir = Path(results_dir or default_results_dir(cfg.profile))
@@ -165,16 +167,22 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
+    ckpt = checkpoint_path(results_dir, cfg)
+    if dist.is_main():  # fail before the work: a folder we cannot write is found now, not after training
+        probe_writable(res.result_path(results_dir, cfg).parent, "results folder")
+        probe_writable(ckpt.parent, "checkpoint folder")
     with dist.main_first():  # rank 0 writes the synthetic set, frame cache and weights; the others read them
         data = prepare(cfg, data_dir, progress)
+        check_skipped(data)  # each skip said once; too many stop the run here, before training
         model = build(cfg, len(data.classes), data_dir)
-    ckpt = checkpoint_path(results_dir, cfg)
+    if dist.is_main():  # the model's size is known only now; still before any training step
+        probe_writable(ckpt.parent, "checkpoint folder", need_bytes=checkpoint_bytes(model))
     if force and ckpt.exists():
         ckpt.unlink()
     h = config_hash(cfg)
     out = fit(model, data.train, data.test, cfg.train, n_test_videos=len(data.test.videos),
               num_classes=len(data.classes), crop=cfg.data.crop, flip=cfg.data.flip, device=device,
-              checkpoint=ckpt, config_hash=h, num_workers=cfg.data.num_workers, progress=progress)
+              checkpoint=ckpt, config_hash=h, num_workers=cfg.data.num_workers, progress=progress, wall_t0=t0)
     metrics = dict(out.metrics)
     metrics["per_class_accuracy"] = dict(zip(data.classes, metrics["per_class_accuracy"]))
     metrics["history"] = out.history
@@ -198,7 +206,8 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         "split": cfg.data.split,
         "seed": cfg.train.seed,
         "metrics": metrics,
-        "cost": {"wall_s": time.perf_counter() - t0, "train_s": out.train_seconds,
+        # wall_s: this process plus the earlier ones of a resumed run (their time up to their last checkpoint)
+        "cost": {"wall_s": time.perf_counter() - t0 + out.prior_wall_seconds, "train_s": out.train_seconds,
                  "train_frames_per_s": out.frames_trained / out.train_seconds if out.train_seconds else None,
                  "optimizer_steps": out.steps, "peak_memory_mb": peak_memory_mb(device), "device": str(device)},
         "model": {"connections_built": connections_built(model)},

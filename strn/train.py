@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 import os
 import resource
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,9 +155,31 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     frames_trained: int = 0
+    wall_seconds: float = 0.0  # wall time of all processes of this run up to this checkpoint
+
+
+# Set by the SIGTERM handler that ``fit`` installs (cluster preemption): training checkpoints at
+# the next micro-batch and exits; the handler itself only sets the flag, so the state stays whole.
+_preempted = threading.Event()
+PREEMPT_EXIT = 143  # 128 + SIGTERM, what schedulers expect of a process ended by SIGTERM
+
+
+def _preempt_exit(checkpoint: Path | None) -> None:
+    where = f"checkpoint written to {checkpoint}; rerun the same command to resume" if checkpoint is not None \
+        else "no checkpoint path was given, so nothing was saved"
+    print(f"strn: terminated (SIGTERM): {where}", file=sys.stderr)
+    raise SystemExit(PREEMPT_EXIT)
 
 
 class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+class _Preempted(Exception):
+    """Raised inside training after the SIGTERM checkpoint is written; ``fit`` turns it into the exit."""
+
+
+class CorruptCheckpointError(ValueError):
     pass
 
 
@@ -175,8 +200,23 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     atomic_torch_save(ckpt, path)
 
 
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's contents, or ``CorruptCheckpointError`` naming the file when it cannot be
+    read whole (truncated, empty, random bytes, keys missing)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ... here
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+    missing = [k for k in ("model", "optimizer", "state", "grads", "config_hash", "torch_rng")
+               if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable (missing {', '.join(missing)})")
+    return ckpt
+
+
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str) -> TrainState:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(path)
     if ckpt.get("config_hash") != config_hash:
         raise ValueError(f"checkpoint {path} belongs to another configuration (hash {ckpt.get('config_hash')}, "
                          f"expected {config_hash}); delete it or run with force=True")
@@ -255,7 +295,8 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
             dist.broadcast_buffers(model)
             state.steps += 1
         bar.update(1)
-        pending_ckpt |= bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
+        pending_ckpt |= _preempted.is_set() or \
+            bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
             (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
         # Across ranks the partial gradients of a step differ: checkpoint only between steps there.
         if on_checkpoint is not None and pending_ckpt and state.micro < len(plan) and (world == 1 or mb.ends_step):
@@ -265,6 +306,9 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
             on_checkpoint(not mb.ends_step)
             last_ckpt = time.monotonic()
             pending_ckpt = False
+            if _preempted.is_set():
+                bar.close()
+                raise _Preempted()
     flush()
     state.train_seconds += time.perf_counter() - t0
     bar.close()
@@ -389,27 +433,70 @@ class FitResult:
     train_seconds: float
     frames_trained: int
     steps: int
+    prior_wall_seconds: float = 0.0  # wall time of the earlier processes of a resumed run
+
+
+def _set_aside(checkpoint: Path, err: CorruptCheckpointError) -> Path:
+    """Move a corrupt checkpoint to ``<name>.corrupt`` (kept for inspection, never read again)."""
+    aside = checkpoint.with_name(checkpoint.name + ".corrupt")
+    os.replace(checkpoint, aside)
+    print(f"strn: {err}; moved aside to {aside}, training restarts from scratch", file=sys.stderr, flush=True)
+    return aside
 
 
 def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos: int, num_classes: int, crop: int,
         flip: bool, device: torch.device, checkpoint: Path | None, config_hash: str, num_workers: int = 0,
-        progress: bool | None = None) -> FitResult:
+        progress: bool | None = None, wall_t0: float | None = None) -> FitResult:
     """Train for ``cfg.epochs`` epochs (resuming from ``checkpoint`` when it exists), then
     evaluate on ``test_ds``. Checkpoints are written at epoch ends and at intervals (by rank 0
-    under torchrun)."""
+    under torchrun). ``wall_t0`` (a ``time.perf_counter()`` reading) is when this process's work began:
+    the checkpoint carries the wall time of all processes so far, returned as ``prior_wall_seconds``."""
     device = dist.local_device() or device
     place_model(model, device)
     optimizer = make_optimizer(list(model.parameters()), cfg)
     state = TrainState()
+    if checkpoint is not None and checkpoint.exists():
+        try:
+            # read whole before anything is applied: a corrupt file leaves the fresh model untouched
+            read_checkpoint(checkpoint)
+        except CorruptCheckpointError as e:
+            if dist.is_main():
+                _set_aside(checkpoint, e)
     if checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint, model, optimizer, config_hash)
     elif checkpoint is not None and dist.is_main():
         epoch_log_path(checkpoint).unlink(missing_ok=True)  # a fresh start: no rows of an older run
     step_model = torch.compile(model) if cfg.compile else model
 
+    prior_wall = state.wall_seconds
+    wall_t0 = time.perf_counter() if wall_t0 is None else wall_t0
+
     def save(partial: bool) -> None:
         if checkpoint is not None and dist.is_main():
+            state.wall_seconds = prior_wall + time.perf_counter() - wall_t0
             save_checkpoint(checkpoint, model, optimizer, state, config_hash, partial)
+
+    # SIGTERM (preemption): checkpoint at the next micro-batch, then exit non-zero with one line.
+    # Only the main thread may install handlers; elsewhere (a notebook's worker thread) keep the default.
+    _preempted.clear()
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, lambda *_: _preempted.set())
+    try:
+        return _fit_loop(step_model, train_ds, test_ds, cfg, state, optimizer, save, checkpoint=checkpoint,
+                         n_test_videos=n_test_videos, num_classes=num_classes, crop=crop, flip=flip, device=device,
+                         num_workers=num_workers, progress=progress, prior_wall=prior_wall)
+    except _Preempted:
+        _preempt_exit(checkpoint)
+        raise  # unreachable: _preempt_exit raises SystemExit
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _fit_loop(step_model, train_ds, test_ds, cfg: TrainConfig, state: TrainState, optimizer, save, *,
+              checkpoint: Path | None, n_test_videos: int, num_classes: int, crop: int, flip: bool,
+              device: torch.device, num_workers: int, progress: bool | None, prior_wall: float) -> FitResult:
 
     eval_kw = dict(crop=crop, device=device, batch_size=max(cfg.batch_size, 32), amp=cfg.amp,
                    num_workers=num_workers, progress=progress)
@@ -432,6 +519,8 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
         state.epoch += 1
         state.micro = state.loss_sum = state.correct = state.seen = 0
         save(False)
+        if _preempted.is_set():
+            raise _Preempted()
     metrics = evaluate(step_model, test_ds, n_test_videos, num_classes, **eval_kw)
     if state.history:
         state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
@@ -439,4 +528,4 @@ def fit(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, *, n_test_videos:
         if dist.is_main():
             log(_epoch_line(checkpoint, cfg, state.history[-1]), progress)
     frames = int(dist.sum_(torch.tensor(state.frames_trained)))
-    return FitResult(metrics, state.history, state.train_seconds, frames, state.steps)
+    return FitResult(metrics, state.history, state.train_seconds, frames, state.steps, prior_wall)

@@ -25,13 +25,14 @@ class ToyDataset(torch.utils.data.Dataset):
     """n sequences of T uint8 frames, labels in 0..classes-1, 2 sequences per video.
 
     ``kill_at``: the process SIGKILLs itself when item ``kill_at`` is read for the
-    ``kill_on``-th time (simulates a crash in the middle of an epoch)."""
+    ``kill_on``-th time (simulates a crash in the middle of an epoch); ``kill_sig`` picks
+    another signal (SIGTERM: a cluster's preemption)."""
 
-    def __init__(self, n=24, T=2, size=12, classes=3, seed=0, kill_at=None, kill_on=1):
+    def __init__(self, n=24, T=2, size=12, classes=3, seed=0, kill_at=None, kill_on=1, kill_sig=signal.SIGKILL):
         g = torch.Generator().manual_seed(seed)
         self.frames = torch.randint(0, 256, (n, T, 3, size, size), generator=g, dtype=torch.uint8)
         self.labels = torch.randint(0, classes, (n,), generator=g)
-        self.kill_at, self.kill_on, self.reads = kill_at, kill_on, 0
+        self.kill_at, self.kill_on, self.kill_sig, self.reads = kill_at, kill_on, kill_sig, 0
         self.videos = list(range((n + 1) // 2))
 
     def __len__(self):
@@ -41,5 +42,5 @@ class ToyDataset(torch.utils.data.Dataset):
         if self.kill_at is not None and i == self.kill_at:
             self.reads += 1
             if self.reads == self.kill_on:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), self.kill_sig)
         return self.frames[i], int(self.labels[i]), i // 2

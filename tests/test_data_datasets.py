@@ -54,15 +54,20 @@ def test_bad_videos_skipped_with_reason_or_raised(tmp_path):
     vids = root / "UCF-101/A"
     (vids / "v_A_g02_c01.avi").write_bytes(np.random.default_rng(1).bytes(4000))
     (vids / "v_A_g03_c01.avi").write_bytes(b"")
-    (vids / "v_A_g04_c01.avi").unlink()
+    (vids / "v_A_g04_c01.avi").write_bytes(b"\x00" * 10)
     idx = read_split(root, 1, check_files=False)
     ds = SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
                          cache=FrameCache(tmp_path / "c"), progress=False)
     reasons = {s["path"]: s["reason"] for s in ds.skipped}
     assert set(reasons) == {"A/v_A_g02_c01.avi", "A/v_A_g03_c01.avi", "A/v_A_g04_c01.avi"}
     assert "empty" in reasons["A/v_A_g03_c01.avi"]
-    assert "not found" in reasons["A/v_A_g04_c01.avi"]
     assert [v.path for v in ds.videos] == ["A/v_A_g05_c01.avi"] and len(ds) == 1
+    # a listed file that is absent is an error at indexing, never a skip (issue #14)
+    (vids / "v_A_g04_c01.avi").unlink()
+    with pytest.raises(FileNotFoundError, match="v_A_g04_c01.avi is listed in the train split .* does not exist"):
+        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+                        cache=FrameCache(None), progress=False)
+    (vids / "v_A_g04_c01.avi").write_bytes(b"\x00" * 10)
     with pytest.raises(VideoReadError):
         SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
                         cache=FrameCache(None), on_bad_video="raise", progress=False)

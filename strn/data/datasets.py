@@ -56,6 +56,11 @@ class SequenceDataset(Dataset):
         bar = tqdm(entries, desc=f"index {subset} videos", disable=quiet(progress))
         for entry in bar:
             path = str(index.videos_dir / entry.path)
+            # A listed file that is absent is a broken data folder (or one being replaced), not a bad
+            # video: skipping it would silently train and test on less (issue #14).
+            if not os.path.lexists(path):
+                raise FileNotFoundError(f"{path} is listed in the {subset} split of {index.root} but does not exist; "
+                                        f"restore it, or run `strn check-data` on the folder")
             try:
                 n = len(cache.get(path, rate, size))
             except VideoReadError as exc:
