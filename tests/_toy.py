@@ -44,3 +44,16 @@ class ToyDataset(torch.utils.data.Dataset):
             if self.reads == self.kill_on:
                 os.kill(os.getpid(), self.kill_sig)
         return self.frames[i], int(self.labels[i]), i // 2
+
+
+def assert_same_outcome(folder):
+    """The uninterrupted run (``ref.pt.out``) and the resumed one (``run.pt.out``) ended with
+    identical weights and metrics; returns both outputs for further checks."""
+    import torch
+
+    a = torch.load(folder / "ref.pt.out", weights_only=True)
+    b = torch.load(folder / "run.pt.out", weights_only=True)
+    for k in a["weights"]:
+        assert torch.equal(a["weights"][k], b["weights"][k]), k
+    assert a["metrics"] == b["metrics"]
+    return a, b
