@@ -52,6 +52,7 @@ class ModelConfig:
 class TrainConfig:
     optimizer: str = "adam"  # "adam", "rprop" or "sgd"
     lr: float = 1e-3  # learning rate (Rprop: initial step size)
+    lr_schedule: str = "constant"  # "constant", or "cosine": lr x (1 + cos(pi x step / all steps)) / 2, to 0 at the end
     update_every: float = 0.01  # step the optimiser once every this fraction of training sequences
     batch_size: int = 8  # micro-batch size (sequences per forward pass)
     epochs: int = 4
@@ -90,7 +91,11 @@ _CHOICES = {
     "model.kind": ("strn", "frame_avg", "feat_avg", "feat_gru"),
     "model.connection": ("identity", "conv", "conv_relu"),
     "train.optimizer": ("adam", "rprop", "sgd"),
+    "train.lr_schedule": ("constant", "cosine"),
 }
+# Fields added after results were stored: left out of the hash while they hold these values,
+# so every configuration that existed before them keeps its hash (and its stored results).
+_HASHED_UNLESS = {"train.lr_schedule": "constant"}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
 
 
@@ -225,6 +230,7 @@ def config_from_dict(d: Mapping[str, Any]) -> RunConfig:
 
 def config_hash(cfg: RunConfig) -> str:
     """Hash of everything that changes the numbers (not labels, device or worker counts)."""
-    flat = {k: v for k, v in _flat(cfg.to_dict()).items() if k not in _NOT_HASHED}
+    flat = {k: v for k, v in _flat(cfg.to_dict()).items()
+            if k not in _NOT_HASHED and not (k in _HASHED_UNLESS and v == _HASHED_UNLESS[k])}
     blob = json.dumps(flat, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

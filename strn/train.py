@@ -70,6 +70,14 @@ def step_size(n_sequences: int, update_every: float) -> int:
     return max(2, math.ceil(update_every * n_sequences))
 
 
+def scheduled_lr(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate of optimiser step ``step`` (0-based) of ``total_steps``: a function of the
+    step count alone, so a resumed run follows the same schedule."""
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+    return cfg.lr
+
+
 def epoch_plan(n: int, seqs_per_step: int, batch_size: int, seed: int, epoch: int) -> list[MicroBatch]:
     """The micro-batches of one epoch, in order; a pure function of its arguments.
 
@@ -238,6 +246,7 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
     model.train()
     plan = epoch_plan(len(dataset), step_size(len(dataset), cfg.update_every), cfg.batch_size, cfg.seed, state.epoch)
     todo = plan[state.micro:]
+    total_steps = cfg.epochs * sum(mb.ends_step for mb in plan)  # every epoch has the same plan length
     # Under torchrun the micro-batches are dealt round-robin to the ranks (strn/distributed.py).
     rank, world = dist.rank_world()
     mine = [(state.micro + i) % world == rank for i in range(len(todo))]
@@ -290,6 +299,8 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
         if mb.ends_step:
             flush()  # before the step: a non-finite loss never reaches the weights
             dist.sum_gradients(model)
+            for group in optimizer.param_groups:
+                group["lr"] = scheduled_lr(cfg, state.steps, total_steps)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             dist.broadcast_buffers(model)

@@ -63,3 +63,34 @@ def test_round_trip_through_dict():
     cfg = make_config("demo", {"model": {"positions": ["layer4.2", "layer4.1"]}, "data": {"seq_len": 3}})
     again = config_from_dict(cfg.to_dict())
     assert again == cfg and config_hash(again) == config_hash(cfg)
+
+
+def test_lr_schedule_keeps_old_hashes_and_changes_new_ones():
+    # The committed results were stored before train.lr_schedule existed: the default must not
+    # move their hashes, and a cosine run must not be mistaken for a constant one.
+    import json
+    from pathlib import Path
+
+    stored = sorted(Path("tests/data/trained_smoke").rglob("*.json"))
+    recs = [json.loads(p.read_text()) for p in stored]
+    recs = [r for r in recs if "config_hash" in r and "config" in r]
+    assert recs, "the committed smoke run has results JSONs"
+    for r in recs:
+        cfg_dict = {k: v for k, v in r["config"].items()}
+        assert config_hash(config_from_dict(cfg_dict)) == r["config_hash"]
+    base = make_config("smoke")
+    cos = make_config("smoke", {"train": {"lr_schedule": "cosine"}})
+    assert config_hash(base) != config_hash(cos)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        make_config("smoke", {"train": {"lr_schedule": "linear"}})
+
+
+def test_cosine_schedule_decays_to_zero_and_constant_is_flat():
+    from strn.train import scheduled_lr
+
+    cos = make_config("smoke", {"train": {"lr_schedule": "cosine", "lr": 1e-3}}).train
+    const = make_config("smoke", {"train": {"lr": 1e-3}}).train
+    lrs = [scheduled_lr(cos, s, 10) for s in range(11)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5e-4) and lrs[10] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert {scheduled_lr(const, s, 10) for s in range(11)} == {1e-3}
