@@ -10,8 +10,11 @@ under ``--work`` (default /tmp/strn-calibration).
     PYTHONPATH=. python benchmarks/calibrate_demo.py --variant before --epochs 12
     PYTHONPATH=. python benchmarks/calibrate_demo.py --variant after --epochs 12
 
-A variant names a synthetic-set spec and config overrides (VARIANTS below); the set is
-generated under ``<work>/<variant>/`` so variants never share a frame cache. Times are the
+A variant names a synthetic-set spec and config overrides (``variants()`` below), or is a new
+label built from ``--base`` with ``--set`` (configuration), ``--spec`` (synthetic set) and
+``--pretrain`` (stand-in pretraining) fields. Each set is generated under
+``<work>/data-<spec digest>/`` (variants of one set share it and its frame cache; results go
+under ``<work>/<variant>/``). Times are the
 process's CPU seconds (``resource.getrusage``) as well as wall seconds, so that they mean
 something on a shared machine.
 """
@@ -51,6 +54,14 @@ def variants():
     }
 
 
+def _json_value(text: str):
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return text
+    return tuple(v) if isinstance(v, list) else v
+
+
 def cpu_seconds() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -58,7 +69,14 @@ def cpu_seconds() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--variant", required=True)
+    ap.add_argument("--variant", required=True, help="a name of VARIANTS, or a new label for --base with --set/--spec")
+    ap.add_argument("--base", default="after", help="the variant whose set and overrides a new label starts from")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="configuration override of this variant, e.g. train.lr_schedule=cosine (repeatable)")
+    ap.add_argument("--spec", action="append", default=[], metavar="FIELD=VALUE",
+                    help="synthetic-set field of this variant, e.g. n_groups=36 (repeatable; JSON values)")
+    ap.add_argument("--pretrain", action="append", default=[], metavar="FIELD=VALUE",
+                    help="stand-in pretraining field of this variant, e.g. epochs=4 (repeatable; JSON values)")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--seed", type=int, default=0)
@@ -77,20 +95,31 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec, extra = variants()[args.variant]
+    from strn import pretrain
+    from strn.cli import parse_sets
+    from strn.experiments import _deep_merge
+
+    known = variants()
+    spec, extra = known[args.variant] if args.variant in known else known[args.base]
+    spec = dataclasses.replace(spec, **{k: _json_value(v) for k, v in (f.split("=", 1) for f in args.spec)})
+    extra = _deep_merge(extra, parse_sets(args.set))
+    if args.pretrain:  # this process only: the variant's stand-in pretraining
+        fields = {k: _json_value(v) for k, v in (f.split("=", 1) for f in args.pretrain)}
+        base_spec = pretrain.pretrain_spec
+        pretrain.pretrain_spec = lambda *a, **kw: dataclasses.replace(base_spec(*a, **kw), **fields)
     synth.PROFILES["demo"] = spec  # this process only: the variant's set is the demo's set
     work = Path(args.work) / args.variant
-    os.environ["STRN_DATA_DIR"] = str(work / "data")
+    data_dir = Path(args.work) / f"data-{spec.digest()}"  # shared by the variants of one set (and pretraining)
+    os.environ["STRN_DATA_DIR"] = str(data_dir)
     out = Path(args.out)
     for name in args.rows.split(","):
-        from strn.experiments import _deep_merge
-
         overrides = _deep_merge(_deep_merge(extra, ROWS[name]),
                                 {"train": {"epochs": args.epochs, "seed": args.seed, "eval_each_epoch": True}})
         cfg = make_config("demo", overrides, experiment=f"calibration-{args.variant}", name=name)
         c0, w0 = cpu_seconds(), time.perf_counter()
-        rec = run(cfg, results_dir=work / "results", data_dir=work / "data", progress=False)
-        entry = {"variant": args.variant, "row": name, "seed": args.seed, "epochs": args.epochs,
+        rec = run(cfg, results_dir=work / "results", data_dir=data_dir, progress=False)
+        entry = {"variant": args.variant, "base": args.base, "set": args.set, "spec_set": args.spec,
+                 "pretrain_set": args.pretrain, "row": name, "seed": args.seed, "epochs": args.epochs,
                  "spec": dataclasses.asdict(spec), "config": rec["config"],
                  "history": rec["metrics"]["history"], "error_rate": rec["metrics"]["error_rate"],
                  "convergence": convergence(rec["metrics"]["history"]),

@@ -12,7 +12,7 @@ def _report(a: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     html = build_report(a.profile, device=a.device, force=a.force, results_dir=a.results_dir,
-                        figures_dir=a.figures_dir, data_dir=a.data_dir)
+                        figures_dir=a.figures_dir, data_dir=a.data_dir, jobs=a.jobs)
     print(f"report written to {html} in {time.perf_counter() - t0:.0f} s")
     return 0
 
@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="run every notebook with one profile and build the HTML report")
     outputs(r)
     r.add_argument("--figures-dir", default=None, help="default: figures/<profile>")
+    r.add_argument("--jobs", type=int, default=None,
+                   help="CPU only: train the STRN runs first in this many one-thread processes (default: one per core; 1: off)")
     r.set_defaults(func=_report)
 
     m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")

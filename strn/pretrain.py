@@ -56,9 +56,12 @@ PRETRAIN_VERSION = 2  # bump when the task or the training changes what a checkp
 SIZE_BINS: dict[str, tuple[float, float]] = {"small": (0.10, 0.14), "large": (0.17, 0.23)}
 
 
-def pretrain_classes() -> list[str]:
-    """``<Shape>-<size>``: shape x size, 8 classes; no motion anywhere."""
-    return [f"{s}-{b}" for s in synth.SHAPES for b in SIZE_BINS]
+def pretrain_classes(spec: "PretrainSpec | None" = None) -> list[str]:
+    """``<Shape>-<size>``: shape x size, 8 classes; no motion anywhere. With
+    ``spec.position_bins`` = k > 1 also ``-at<cell>``: where the object is, on a k x k grid."""
+    k = spec.position_bins if spec is not None else 1
+    cells = [""] if k == 1 else [f"-at{i}" for i in range(k * k)]
+    return [f"{s}-{b}{c}" for s in synth.SHAPES for b in SIZE_BINS for c in cells]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,10 @@ class PretrainSpec:
     lr: float = 2e-3
     noise: float = 4.0  # per-pixel Gaussian noise, as the videos
     seed: int = 0
+    # k > 1: the label also says in which cell of a k x k grid the object's centre lies, so the
+    # deep features keep where things are (ImageNet features do; a shape-only task teaches the
+    # net to discard position, the very cue that tells a moving object's direction).
+    position_bins: int = 1
 
     def digest(self) -> str:
         text = json.dumps({"v": PRETRAIN_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
@@ -123,7 +130,9 @@ def make_stills(spec: PretrainSpec, n: int, stream: int) -> tuple[torch.Tensor, 
         frame = synth.render_frame(scenes[int(rng.integers(len(scenes)))], params, (centre[0], centre[1]))
         frame += rng.normal(0.0, spec.noise, size=frame.shape)
         imgs[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
-        labels[i] = shape_idx * len(bins) + size_idx
+        k = spec.position_bins
+        cell = int(centre[1] * k // size) * k + int(centre[0] * k // size)  # row-major, (x, y) = centre
+        labels[i] = (shape_idx * len(bins) + size_idx) * k * k + cell
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
 
@@ -159,7 +168,7 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
     x_te, y_te = make_stills(spec, spec.n_test, 1)
     render_s = time.perf_counter() - t0
     torch.manual_seed(spec.seed)
-    net = build_backbone(spec.backbone, width=spec.width, num_classes=len(pretrain_classes()))
+    net = build_backbone(spec.backbone, width=spec.width, num_classes=len(pretrain_classes(spec)))
     # Residual branches start at zero (torchvision's zero_init_residual; Goyal et al. 2017):
     # the deep narrow net starts as a shallow one and learns in a few hundred steps.
     for m in net.modules():
@@ -190,10 +199,11 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
                         "test_accuracy": evaluate_backbone(net, x_te, y_te, device)})
     train_s = time.perf_counter() - t1
     net.cpu().eval()
-    meta = {"task": "stills: shape x size (no motion)", "classes": pretrain_classes(),
+    task = "shape x size" + (f" x position ({spec.position_bins}x{spec.position_bins} grid)" if spec.position_bins > 1 else "")
+    meta = {"task": f"stills: {task} (no motion)", "classes": pretrain_classes(spec),
             "spec": dataclasses.asdict(spec), "version": PRETRAIN_VERSION,
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
-            "chance": 1 / len(pretrain_classes()), "history": history,
+            "chance": 1 / len(pretrain_classes(spec)), "history": history,
             "render_s": render_s, "train_s": train_s, "images_per_s": spec.epochs * spec.n_train / max(train_s, 1e-9)}
     return net, meta
 

@@ -134,10 +134,17 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
 
 def build_report(profile: str = "demo", *, device: str = "auto", force: bool = False,
                  results_dir: str | Path | None = None, figures_dir: str | Path | None = None,
-                 data_dir: str | Path | None = None) -> Path:
+                 data_dir: str | Path | None = None, jobs: int | None = None) -> Path:
     """Execute the master notebook (which executes all the others) and export the report
-    to ``<results_dir>/report.html``."""
+    to ``<results_dir>/report.html``. On a CPU, the STRN experiments' runs are first trained
+    by ``jobs`` one-thread processes side by side (default: one per core; `strn.parallel`);
+    the notebooks then find them stored. Not with ``force`` (the notebooks retrain then)."""
+    from .parallel import default_jobs, train_all
+
     results_dir = Path(results_dir or default_results_dir(profile))
+    if not force:
+        train_all(profile, jobs=default_jobs() if jobs is None else jobs, device=device, results_dir=results_dir,
+                  data_dir=data_dir)
     params = {"profile": profile, "device": device, "force": force, "results_dir": str(results_dir),
               "figures_dir": str(figures_dir) if figures_dir else None, "data_dir": str(data_dir) if data_dir else None}
     executed = execute(NOTEBOOKS_DIR / f"{MASTER}.ipynb", results_dir / "executed" / f"{MASTER}.ipynb", params,

@@ -99,6 +99,11 @@ class SynthSpec:
     short_frames: tuple[int, int] = (5, 19)
     speed: tuple[float, float] = (0.0085, 0.0185)
     noise: float = 4.0
+    opacity: tuple[float, float] = OPACITY_RANGE  # FadeIn/FadeOut ramp from the first to the second
+    # True: a scene per (shape, group), so a training scene names its shape and a net can learn
+    # the scene instead of the object; False: a scene per group, shared by every class, so
+    # the background says nothing about the class (what one frame shows is the object alone).
+    scenes_by_shape: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_shapes <= len(SHAPES):
@@ -173,6 +178,7 @@ class ClipParams:
     ramp_start: float = 0.0  # ramp position at the first frame of the forward play, in [0, 1]
     ramp_rate: float = 0.0  # ramp change per frame (the ramp stays within [0, 1])
     reverse: bool = False  # play the ramp backwards (Shrink, FadeOut)
+    opacity_range: tuple[float, float] = OPACITY_RANGE  # the set's opacity ramp (FadeIn/FadeOut)
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -209,8 +215,10 @@ def sample_clip(spec: SynthSpec, shape: str, motion: str, group: int, clip: int)
     ramp_start = float(rng.uniform(0, 1 - rate * (n_frames - 1)))
     return ClipParams(shape=shape, colour=colour, radius=radius, start=start,  # type: ignore[arg-type]
                       velocity=(ux * speed, uy * speed), n_frames=n_frames,
-                      scene_seed=int(_rng(spec.seed, shape_idx, group, 2).integers(2**31)),
-                      noise_seed=noise_seed, ramp=kind, ramp_start=ramp_start, ramp_rate=rate, reverse=reverse)
+                      scene_seed=int((_rng(spec.seed, shape_idx, group, 2) if spec.scenes_by_shape
+                                      else _rng(spec.seed, group, 3)).integers(2**31)),
+                      noise_seed=noise_seed, ramp=kind, ramp_start=ramp_start, ramp_rate=rate, reverse=reverse,
+                      opacity_range=tuple(spec.opacity))
 
 
 def ramp(params: ClipParams) -> np.ndarray:
@@ -231,7 +239,7 @@ def opacities(params: ClipParams) -> np.ndarray:
     """(n_frames,) object opacity per frame: 1, or along the ramp for FadeIn/FadeOut."""
     if params.ramp != "opacity":
         return np.ones(params.n_frames)
-    lo, hi = OPACITY_RANGE
+    lo, hi = params.opacity_range
     return lo + (hi - lo) * ramp(params)
 
 

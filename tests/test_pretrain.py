@@ -67,3 +67,15 @@ def test_full_profile_uses_imagenet_not_stills(tmp_path, monkeypatch):
     monkeypatch.setattr(bb, "imagenet_weights_path", lambda: str(tmp_path / "resnet50-0676ba61.pth"))
     assert pretrain.pretrained_backbone("full", tmp_path).name == "resnet50-0676ba61.pth"
     assert not (tmp_path / "pretrained").exists()
+
+
+def test_position_bins_add_where_the_object_is_to_the_label():
+    spec = dataclasses.replace(TINY, position_bins=3)
+    classes = pretrain.pretrain_classes(spec)
+    assert len(classes) == len(synth.SHAPES) * len(pretrain.SIZE_BINS) * 9
+    x, y = pretrain.make_stills(spec, 300, 0)
+    assert y.max() < len(classes) and len(set((y % 9).tolist())) == 9  # every cell is drawn
+    # the shape-and-size part is the label of the plain task (same stream, same draws)
+    _, y0 = pretrain.make_stills(TINY, 300, 0)
+    assert torch.equal(y // 9, y0)
+    assert spec.digest() != TINY.digest()

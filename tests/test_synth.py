@@ -180,3 +180,22 @@ def test_ramp_pairs_show_the_same_frames_in_opposite_order(forward, backward):
         lo, hi = RADIUS_RANGE if forward == "Grow" else OPACITY_RANGE
         scale = spec.size if forward == "Grow" else 1.0
         assert track.min() >= lo * scale - 1e-9 and track.max() <= hi * scale + 1e-9
+
+
+def test_scene_per_group_hides_the_class_and_opacity_range_is_the_specs():
+    """scenes_by_shape=False: every class of a group shares the scene, so the background
+    carries no class information; a set's opacity range bounds its fades."""
+    spec = SynthSpec(n_shapes=3, motions=("MoveLeft", "FadeIn", "FadeOut"), n_groups=3, clips_per_group=(1, 1),
+                     scenes_by_shape=False, opacity=(0.3, 0.7))
+    from strn.synth import SHAPES, sample_clip
+
+    scenes = {sample_clip(spec, s, m, 2, 1).scene_seed for s in SHAPES[:3] for m in spec.motions}
+    assert len(scenes) == 1
+    assert sample_clip(spec, "Circle", "FadeIn", 1, 1).scene_seed != sample_clip(spec, "Circle", "FadeIn", 2, 1).scene_seed
+    by_shape = SynthSpec(n_shapes=3, n_groups=3)
+    assert len({sample_clip(by_shape, s, "MoveLeft", 2, 1).scene_seed for s in SHAPES[:3]}) == 3
+    for motion in ("FadeIn", "FadeOut"):
+        ops = opacities(sample_clip(spec, "Square", motion, 1, 1))
+        assert ops.min() >= 0.3 - 1e-9 and ops.max() <= 0.7 + 1e-9 and ops.max() - ops.min() > 0.1
+    assert spec.digest() != SynthSpec(n_shapes=3, motions=spec.motions, n_groups=3, clips_per_group=(1, 1),
+                                      opacity=(0.3, 0.7)).digest()

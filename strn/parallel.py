@@ -1,0 +1,117 @@
+"""Train every configuration of a profile's experiments in a pool of worker processes.
+
+Why: the notebooks train their rows one after another, each run using every core through
+torch's intra-op threads. At the demo's sizes (48 px, width 16) two threads make a run only
+about 1.3x faster than one, so on a 2-core machine two runs side by side, one thread each,
+finish the same work in about two thirds of the time. ``train_all`` does that before the
+notebooks execute; the notebooks then read the stored results (results are found by
+configuration hash, `strn.run.run`), so their tables and figures are what they would be
+without it. It is an ordering of the same work, never a different work: each job is exactly
+``run(cfg)`` for a configuration some notebook asks for, with the same seed.
+
+Data and the stand-in pretraining are prepared in the parent first, so two workers never
+decode into the frame cache or pretrain the same backbone at once. Jobs go longest first
+(most training frames), so the pool does not end waiting on one long run.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, config_hash
+from .progress import log
+
+
+def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
+                       data_dir: str | Path | None = None) -> list[tuple[RunConfig, str | None, float | None]]:
+    """(configuration, table, thesis number) of every trained row of the STRN experiments
+    (those without a runner of their own), every seed, in the master's order; each
+    configuration once (the first row that asks for it names it)."""
+    from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, row_config
+
+    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    out, seen = [], set()
+    for key in sorted(EXPERIMENTS):
+        exp = EXPERIMENTS[key]
+        if exp.runner:
+            continue
+        for row in exp.rows:
+            for seed in seeds:
+                cfg = (equal_steps_config(exp, row, profile, seed, device, None, data_dir) if row.equal_steps_to
+                       else row_config(exp, row, profile, seed, device))
+                h = (config_hash(cfg), seed)
+                if h not in seen:
+                    seen.add(h)
+                    out.append((cfg, exp.table, row.thesis))
+    return out
+
+
+def default_jobs() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _work(cfg: RunConfig, data_dir: str | Path | None) -> int:
+    """Training frames of one epoch of ``cfg`` (sequences x T): the cost used to order jobs."""
+    from .run import prepare
+
+    return len(prepare(cfg, data_dir, progress=False).train) * cfg.data.seq_len * cfg.train.epochs
+
+
+def _worker_init() -> None:
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, results_dir: str,
+             data_dir: str | None) -> tuple[str, str, int, float]:
+    from .config import config_from_dict
+    from .run import run
+
+    cfg = config_from_dict(cfg_dict)
+    rec = run(cfg, results_dir=results_dir, data_dir=data_dir, table=table, thesis=thesis, progress=False)
+    return cfg.experiment, cfg.name, cfg.train.seed, float(rec["metrics"]["error_rate"])
+
+
+def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
+              results_dir: str | Path | None = None, data_dir: str | Path | None = None) -> int:
+    """Train (or find stored) every STRN-experiment configuration of ``profile`` with ``jobs``
+    worker processes of one thread each; returns how many runs were trained or found.
+    ``jobs`` <= 1, or a CUDA device, does nothing: the notebooks then train as usual (one
+    GPU is best used by one run at a time)."""
+    import torch
+
+    from .results import find_cached
+    from .run import default_results_dir, prepare, resolve_weights
+
+    if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return 0
+    results_dir = Path(results_dir or default_results_dir(profile))
+    configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
+    todo = [(c, t, th) for c, t, th in configs if find_cached(results_dir, c) is None]
+    if not todo:
+        return len(configs)
+    data_keys = set()
+    for cfg, _, _ in todo:  # the parent decodes and pretrains; workers only read
+        key = (cfg.data.rate, cfg.data.seq_len, cfg.data.size, cfg.data.split, cfg.model.width, cfg.data.crop)
+        if key not in data_keys:
+            data_keys.add(key)
+            prepare(cfg, data_dir, progress=False)
+            resolve_weights(cfg, data_dir)
+    todo.sort(key=lambda job: -_work(job[0], data_dir))
+    log(f"training {len(todo)} runs of profile {profile!r} with {jobs} processes of one thread each")
+    ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
+    done = 0
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        futures = [pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir),
+                               str(data_dir) if data_dir else None) for cfg, table, thesis in todo]
+        for fut in as_completed(futures):
+            exp, name, seed, err = fut.result()  # a failed run raises here, after the pool stops
+            done += 1
+            log(f"[{done}/{len(todo)}] {exp} / {name} seed {seed}: video error {err:.3f}")
+    return len(configs)

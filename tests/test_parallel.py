@@ -1,0 +1,53 @@
+"""The CPU pool that trains a profile's STRN runs before the notebooks (strn/parallel.py)."""
+import torch
+
+from strn import parallel
+from strn.config import config_hash
+from strn.experiments import EXPERIMENTS
+from strn.run import run
+
+
+def test_every_strn_row_is_listed_once_per_configuration():
+    configs = parallel.experiment_configs("smoke", seeds=[0, 1])
+    hashes = [(config_hash(c), c.train.seed) for c, _, _ in configs]
+    assert len(hashes) == len(set(hashes))
+    names = {(c.experiment, c.name) for c, _, _ in configs}
+    # the shared configuration is named by its first row in the master's order
+    assert ("05_3_learning_algorithms", "adam-1pct") in names and ("05_5_sampling_rate", "rate-10") not in names
+    # every row of every experiment without a runner of its own is covered (by itself or a twin)
+    wanted = {(k, r.name) for k, e in EXPERIMENTS.items() if not e.runner for r in e.rows}
+    assert {c.experiment for c, _, _ in configs} == {k for k, _ in wanted}
+    assert {s for _, s in hashes} == {0, 1}
+    # the equal-steps row carries its derived epochs, so the pool trains what the notebook asks for
+    eq = [c for c, _, _ in configs if c.name == "adam-10pct-equal-steps"]
+    assert eq and all(c.train.epochs > parallel.experiment_configs("smoke", seeds=[0])[0][0].train.epochs for c in eq)
+
+
+def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch):
+    """Two runs trained by two worker processes are stored; `run` then serves them back
+    without training, with the numbers an in-process run of one thread gets."""
+    data, results = tmp_path / "data", tmp_path / "results"
+    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0])
+               if c[0].name in ("adam-1pct", "conv-98-104")]
+    assert len(configs) == 2
+    monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
+    assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data) == 2
+    stored = {c.name: run(c, results_dir=results, data_dir=data, progress=False) for c, _, _ in configs}
+    assert all(r["metrics"]["history"] for r in stored.values())
+    # the same configuration retrained here with one thread: identical history
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        again = run(configs[0][0], results_dir=tmp_path / "again", data_dir=data, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    def numbers(rec):  # what training computed; not how long it took
+        return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in rec["metrics"]["history"]]
+
+    assert numbers(again) == numbers(stored[configs[0][0].name])
+
+
+def test_one_job_or_a_gpu_leaves_the_work_to_the_notebooks(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    assert parallel.train_all("smoke", jobs=1, results_dir=tmp_path) == 0
+    assert parallel.train_all("smoke", jobs=2, device="cuda", results_dir=tmp_path) == 0
