@@ -9,9 +9,6 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import strn.architecture  # noqa: E402
-import strn.data.stats  # noqa: E402
-import strn.technical  # noqa: E402
 from strn import architecture, experiments, plots, synth, technical  # noqa: E402
 from strn.config import make_config  # noqa: E402
 from strn.data import stats  # noqa: E402
@@ -54,8 +51,8 @@ def smoke_root(tmp_path_factory):
 
 def test_technical_figures_are_readable_and_drawn_from_data(monkeypatch):
     data = technical.compute("smoke")
-    _forbid(monkeypatch, (strn.technical, "compare_optimizers"), (strn.technical, "bptt_study"),
-            (strn.technical, "activation_curves"), (strn.technical, "bptt_gradient_norms"))
+    _forbid(monkeypatch, (technical, "compare_optimizers"), (technical, "bptt_study"),
+            (technical, "activation_curves"), (technical, "bptt_gradient_norms"))
     figs = [plots.technical.activations(data["activations"], data["softmax"]),
             plots.technical.optimizer_curves(data["optimizers"]), plots.technical.bptt(data["bptt"])]
     for fig in figs:
@@ -66,8 +63,8 @@ def test_technical_figures_are_readable_and_drawn_from_data(monkeypatch):
 def test_architecture_figures_are_readable_and_drawn_from_data(monkeypatch, smoke_root):
     cfg = make_config("smoke")
     data = architecture.compute(cfg.model.width, smoke_root, cfg.data.rate, cfg.data.seq_len, cfg.data.size)
-    _forbid(monkeypatch, (strn.architecture, "count_macs"), (strn.architecture, "unrolled"),
-            (strn.architecture, "build_model"), (strn.data.stats, "decode_sampled"))
+    _forbid(monkeypatch, (architecture, "count_macs"), (architecture, "unrolled"),
+            (architecture, "build_model"), (stats, "decode_sampled"))
     video = data["video"]
     figs = [plots.architecture.blocks(data["blocks"]), plots.architecture.unrolled(data["unrolled"]),
             plots.architecture.video_sequences(video["frames"], video["windows"], video["rate"], video["title"]),
@@ -82,8 +79,8 @@ def test_architecture_figures_are_readable_and_drawn_from_data(monkeypatch, smok
 def test_dataset_figures_are_readable_and_drawn_from_data(monkeypatch, smoke_root):
     cfg = make_config("smoke")
     data = stats.compute(smoke_root, cfg.data.rate, cfg.data.seq_len, cfg.data.size)
-    _forbid(monkeypatch, (strn.data.stats, "video_meta"), (strn.data.stats, "decode_sampled"),
-            (strn.data.stats, "class_table"), (strn.data.stats, "dataset_stats"))
+    _forbid(monkeypatch, (stats, "video_meta"), (stats, "decode_sampled"),
+            (stats, "class_table"), (stats, "dataset_stats"))
     samples = data["samples"]
     figs = [plots.dataset.class_counts(data["classes"], data["split"]), plots.dataset.lengths(data["stats"]),
             plots.dataset.sample_grid(samples["labels"], samples["frames"], samples["rate"])]

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# No backend is forced: matplotlib falls back to Agg without a display, and Jupyter's
-# kernel selects its inline backend itself.
-import matplotlib.pyplot as plt  # noqa: F401
-
 
 def save_figure(fig, figures_dir: str | Path, name: str) -> list[Path]:
     """Save ``fig`` as PNG and PDF under ``figures_dir``; returns both paths."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Sequence
 
+# No backend is forced (here or in the other plots modules): matplotlib falls back to Agg
+# without a display, and Jupyter's kernel selects its inline backend itself.
 import matplotlib.pyplot as plt
 import numpy as np
 
