@@ -1,9 +1,10 @@
-"""Thesis ch. 4 drawn from the code (notebook 04): block diagrams (Figs. 4.1/4.2), the
-unrolled network over T frames (Figs. 4.3, 4.4, 5.2, 5.3), the video -> sequences ->
-mean-of-probabilities procedure (Fig. 4.5), the 106-layer table, and parameter and
-multiply-accumulate (MAC) counts.
+"""Thesis ch. 4 computed from the code (notebook 04): what the block diagrams (Figs. 4.1/4.2)
+and the unrolled network over T frames (Figs. 4.3, 4.4, 5.2, 5.3) show, the 106-layer table,
+and parameter and multiply-accumulate (MAC) counts. :func:`compute` returns it all as data
+(with the video of Fig. 4.5 from ``data.stats.example_video``); ``strn.plots.architecture``
+draws it.
 
-Every figure reads the structure of a built model: the boxes of a block are its
+Every figure's data reads the structure of a built model: the boxes of a block are its
 submodules, the frames a block processes come from ``STRN.plan(T)``, the temporal arrows
 from ``STRN.connections``. Nothing is a hand-written constant.
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data.stats import example_video
 from .model import build_model
 from .model.positions import BLOCK_NAMES, THESIS_POSITIONS, block_span, layer_table
 
@@ -142,25 +144,6 @@ def cost_table(configs: Sequence[CostConfig] | None = None):
     return df
 
 
-def plot_costs(df):
-    """MACs per sequence relative to the plain ResNet on one frame, with T (the cost of
-    running the plain net on every frame) marked."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 0.32 * len(df) + 1.2))
-    y = np.arange(len(df))[::-1]
-    ax.barh(y, df["x plain"], color=["#9e9e9e" if c == "-" else "#1f77b4" for c in df["connections"]])
-    ax.scatter(df["T"], y, marker="|", s=200, color="#d62728", label="T x plain (every frame computed fully)", zorder=3)
-    for yi, v in zip(y, df["x plain"]):
-        ax.text(v + 0.03, yi, f"{v:.2f}", va="center", fontsize=7)
-    ax.set_yticks(y, [f"{c}  ({px} px)" for c, px in zip(df["configuration"], df["input px"])], fontsize=7)
-    ax.set_xlabel("MACs per sequence / MACs of the plain ResNet on one frame")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Cost of a prediction: only the frames the last step needs are computed", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 # ------------------------------------------------------------------ the 106 layers
 
 
@@ -177,31 +160,7 @@ def layer_frame():
     return pd.DataFrame(rows).set_index("layer")
 
 
-def styled_layer_frame(df=None):
-    """The layer table with the rows of the four thesis positions highlighted."""
-    df = layer_frame() if df is None else df
-    return df.style.apply(lambda row: ["background-color: #ffe9a8" if row["thesis position"] else ""] * len(row),
-                          axis=1)
-
-
-# ------------------------------------------------------------- drawing primitives
-
-_COLORS = {"conv": "#cfe2f3", "bn": "#d9ead3", "relu": "#fff2cc", "add": "#ffffff", "proj": "#ead1dc",
-           "temporal": "#f4cccc", "io": "#eeeeee"}
-_KIND_COLORS = {"identity": "#d62728", "projection": "#9467bd", "conv": "#ff7f0e", "conv_relu": "#8c564b"}
-
-
-def _box(ax, x, y, text, color, w=2.0, h=0.42, fontsize=7):
-    from matplotlib.patches import FancyBboxPatch
-
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=color, ec="0.3", lw=0.8))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
-
-
-def _arrow(ax, p, q, color="0.2", rad=0.0, lw=1.0, ls="-"):
-    ax.annotate("", xy=q, xytext=p, arrowprops=dict(arrowstyle="-|>", color=color, lw=lw, ls=ls,
-                                                    shrinkA=2, shrinkB=2, connectionstyle=f"arc3,rad={rad}"))
-
+# ------------------------------------------------------------- a block as boxes
 
 def _module_label(m: nn.Module) -> tuple[str, str]:
     if isinstance(m, nn.Conv2d):
@@ -246,57 +205,19 @@ def temporal_label(conn_module: nn.Module | None, delay: int) -> str | None:
     return f"R ({conn_module.kind}):\n{body}\nfrom frame t-{delay}"
 
 
-def draw_block(ax, model: nn.Module, block_name: str, title: str | None = None) -> dict[str, Any]:
-    """Draw one residual block of ``model`` (an STRN or a plain ResNet) bottom-up: input,
-    the residual branch F from its submodules, the spatial shortcut, the temporal
-    connection R if the model has one at this block, the sum and the final ReLU.
-    Returns what was drawn (for tests)."""
+def block_diagram(model: nn.Module, block_name: str, title: str | None = None) -> dict[str, Any]:
+    """One residual block of ``model`` (an STRN or a plain ResNet) as the boxes of its diagram
+    (Figs. 4.1/4.2), read from its submodules: the residual branch F, the spatial shortcut, the
+    temporal connection R if the model has one at this block. Plain data, drawn by
+    ``strn.plots.architecture.draw_block``."""
     backbone = model.backbone if hasattr(model, "backbone") and hasattr(model, "temporal") else model
     block = backbone.get_submodule(block_name)
     key = block_name.replace(".", "_")
     conn = model.temporal[key] if hasattr(model, "temporal") and key in model.temporal else None
-    branch = residual_branch(block)
-    ys = np.arange(1, len(branch) + 1) * 0.7
-    _box(ax, 0, 0, f"in$_t$ ({block.conv1.in_channels} ch)", _COLORS["io"])
-    prev = (0, 0)
-    for y, (label, kind) in zip(ys, branch):
-        _box(ax, 0, y, label, _COLORS[kind], fontsize=7 if len(label) < 20 else 6)
-        _arrow(ax, (prev[0], prev[1] + 0.21), (0, y - 0.21))
-        prev = (0, y)
-    y_add = ys[-1] + 0.8
-    _box(ax, 0, y_add, "+", _COLORS["add"], w=0.4)
-    _arrow(ax, (0, ys[-1] + 0.21), (0, y_add - 0.21))
-    _box(ax, 0, y_add + 0.8, "ReLU -> out$_t$", _COLORS["relu"])
-    _arrow(ax, (0, y_add + 0.21), (0, y_add + 0.8 - 0.21))
-    sc = shortcut_label(block)
-    mid = ys[len(ys) // 2]
-    _box(ax, 2.5, mid, sc.replace(": ", ":\n").replace(" + ", "\n+ "), _COLORS["proj"], w=2.0, h=0.8, fontsize=6)
-    _arrow(ax, (0.85, 0.0), (2.5, mid - 0.4), rad=0.2)
-    _arrow(ax, (2.5, mid + 0.4), (0.2, y_add), rad=0.2)
-    tl = temporal_label(conn, conn.delay if conn is not None else 1)
-    if tl is not None:
-        color = _KIND_COLORS.get(conn.kind, "#d62728")
-        _box(ax, -2.5, 0, f"in$_{{t-{conn.delay}}}$", _COLORS["io"], w=1.2)
-        _box(ax, -2.5, mid, tl, _COLORS["temporal"], w=2.0, h=1.0, fontsize=6)
-        _arrow(ax, (-2.5, 0.21), (-2.5, mid - 0.5), color=color)
-        _arrow(ax, (-2.5, mid + 0.5), (-0.2, y_add), color=color, rad=-0.2, lw=1.4)
-    ax.set_xlim(-3.6, 3.6)
-    ax.set_ylim(-0.5, y_add + 1.3)
-    ax.axis("off")
-    ax.set_title(title or block_name, fontsize=8)
-    return {"branch": branch, "shortcut": sc, "temporal": tl}
-
-
-def plot_blocks(panels: Sequence[tuple[nn.Module, str, str]]):
-    """One panel per (model, block name, title): Fig. 4.1 (a plain residual block) beside
-    Fig. 4.2 (the same block with a temporal skip connection)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 5.2))
-    for ax, (model, name, title) in zip(np.atleast_1d(axes), panels):
-        draw_block(ax, model, name, title)
-    fig.tight_layout()
-    return fig
+    return {"title": title or block_name, "block": block_name, "in_channels": block.conv1.in_channels,
+            "branch": residual_branch(block), "shortcut": shortcut_label(block),
+            "temporal": temporal_label(conn, conn.delay) if conn is not None else None,
+            "temporal_kind": conn.kind if conn is not None else None, "delay": conn.delay if conn is not None else None}
 
 
 # ------------------------------------------------------------- unrolled network
@@ -305,9 +226,10 @@ def plot_blocks(panels: Sequence[tuple[nn.Module, str, str]]):
 def unrolled(model: nn.Module, seq_len: int) -> dict[str, Any]:
     """What an STRN computes on a sequence of ``seq_len`` frames, from ``model.plan``.
 
-    rows: ["stem", block names..., "head"]; computed[row]: the frames (0-based) the row
-    produces; temporal: (block, src frame, dst frame, kind, delay) for every temporal
-    term actually added (the block's input at src joins its output at dst).
+    rows: ["stem", block names..., "head"]; labels: what each row is called in the figure;
+    computed[row]: the frames (0-based) the row produces; temporal: (block, src frame, dst
+    frame, kind, delay) for every temporal term actually added (the block's input at src joins
+    its output at dst); connections: [{block, kind, delay}]. Plain data: JSON-ready.
     """
     plan = model.plan(seq_len)
     names = list(plan.blocks)[::-1]  # plan.blocks is filled output -> input
@@ -321,121 +243,14 @@ def unrolled(model: nn.Module, seq_len: int) -> dict[str, Any]:
             c = conns[name]
             temporal += [(name, t - c.delay, t, c.kind, c.delay) for t in steps_out if t - c.delay >= 0]
     computed["head"] = (seq_len - 1,)
-    return {"T": seq_len, "rows": ["stem", *names, "head"], "computed": computed, "temporal": temporal,
-            "connections": list(model.connections)}
-
-
-def draw_unrolled(ax, layout: dict[str, Any], title: str) -> None:
-    from matplotlib.patches import Rectangle
-
-    rows, T = layout["rows"], layout["T"]
-    conn_blocks = {c.block: c for c in layout["connections"]}
-    for i, row in enumerate(rows):
-        for t in range(T):
-            on = t in layout["computed"][row]
-            color = "#1f77b4" if on else "white"
-            if on and row in conn_blocks:
-                color = _KIND_COLORS.get(conn_blocks[row].kind, "#d62728")
-            ax.add_patch(Rectangle((t - 0.3, i - 0.35), 0.6, 0.7, fc=color, ec="0.2" if on else "0.6", lw=0.6))
-    idx = {r: i for i, r in enumerate(rows)}
-    for block, src, dst, kind, delay in layout["temporal"]:
-        i = idx[block]
-        _arrow(ax, (src + 0.3, i - 1), (dst - 0.3, i), color=_KIND_COLORS.get(kind, "#d62728"), lw=1.4,
-               rad=-0.25 if delay > 1 else 0.0)
+    rows = ["stem", *names, "head"]
     labels = []
-    for r in rows:
-        if r in conn_blocks:
-            a, b = block_span(r) if r in BLOCK_NAMES else (None, None)
-            c = conn_blocks[r]
-            labels.append(f"{r}" + (f" ({a}-{b})" if a else "") + f"  [{c.kind}, t-{c.delay}]")
-        else:
-            labels.append(r)
-    ax.set_yticks(range(len(rows)), labels, fontsize=6)
-    for tick, r in zip(ax.get_yticklabels(), rows):
-        if r in conn_blocks:
-            tick.set_color(_KIND_COLORS.get(conn_blocks[r].kind, "#d62728"))
-            tick.set_fontweight("bold")
-    ax.set_xticks(range(T), [f"frame {t + 1}" for t in range(T)], fontsize=7)
-    ax.set_xlim(-0.6, T - 0.4)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_title(title, fontsize=8)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
-def plot_unrolled(panels: Sequence[tuple[nn.Module, int, str]]):
-    """The network unrolled over its frames, one panel per (model, T, title): filled
-    cells are the (block, frame) pairs the forward pass computes; coloured arrows the
-    temporal skip connections; blank cells frames that are never computed."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels) + 1.5, 5.6),
-                             gridspec_kw={"width_ratios": [T + 1.5 for _, T, _ in panels]})
-    for ax, (model, T, title) in zip(np.atleast_1d(axes), panels):
-        draw_unrolled(ax, unrolled(model, T), title)
-    fig.suptitle("STRN unrolled over the frames of one sequence (input at the bottom, prediction from the last frame)",
-                 fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-# -------------------------------------------------------- video -> sequences (Fig. 4.5)
-
-
-def plot_video_sequences(frames: np.ndarray, windows: Sequence[tuple[int, ...]], rate: int, title: str = ""):
-    """Fig. 4.5 from a real video: its sampled frames (every ``rate``-th), the
-    non-overlapping windows of T cut from them (a padded window repeats its last frame),
-    one STRN prediction p_j per window, and the video's distribution as their mean."""
-    import matplotlib.pyplot as plt
-
-    n = len(frames)
-    used = sorted({i for w in windows for i in w})
-    m = len(windows)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.0 * n + 1.5), 3.6))
-    for i in range(n):
-        ax.imshow(frames[i], extent=(i, i + 0.9, 2.2, 3.1), interpolation="nearest")
-        ax.text(i + 0.45, 3.2, f"{i * rate}", ha="center", fontsize=6)
-        if i not in used:
-            ax.plot([i, i + 0.9], [2.2, 3.1], color="0.4", lw=0.8)
-    ax.text(-0.1, 3.2, "frame #", ha="right", fontsize=6)
-    for j, w in enumerate(windows):
-        lo, hi = min(w), max(w) + 0.9
-        color = f"C{j % 10}"
-        ax.plot([lo, lo, hi, hi], [2.1, 2.0, 2.0, 2.1], color=color, lw=1.5)
-        cx = (lo + hi) / 2
-        pad = " (padded)" if len(set(w)) < len(w) else ""
-        _box(ax, cx, 1.3, f"STRN on seq. {j + 1}{pad}\n-> p$_{{{j + 1}}}$", "#cfe2f3", w=min(2.0, hi - lo - 0.1),
-             h=0.6, fontsize=6)
-        _arrow(ax, (cx, 2.0), (cx, 1.6), color=color)
-        _arrow(ax, (cx, 1.0), ((n - 0.1) / 2, 0.35), color=color)
-    _box(ax, (n - 0.1) / 2, 0.05, f"p(video) = mean of the {m} sequence distributions -> argmax", "#fff2cc",
-         w=min(n, 6.0), h=0.5, fontsize=7)
-    ax.set_xlim(-0.7, n + 0.2)
-    ax.set_ylim(-0.35, 3.4)
-    ax.axis("off")
-    ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def example_video(root, rate: int, seq_len: int, size: int | None = None, split: int = 1, max_sampled: int = 10):
-    """A test video of ``split`` for Fig. 4.5: the one with the most sequences among those
-    with at most ``max_sampled`` sampled frames (so the figure stays legible).
-
-    Returns (entry, sampled frames (N, H, W, 3), windows from ``sequence_windows``)."""
-    from .data.stats import video_meta
-    from .data.ucf101 import read_split
-    from .data.video import decode_sampled, n_sampled, sequence_windows
-
-    index = read_split(root, split)
-    best, best_key = None, None
-    for e in index.subset("test"):
-        n = n_sampled(video_meta(index.videos_dir / e.path)["frames"], rate)
-        key = (n <= max_sampled, len(sequence_windows(min(n, max_sampled), seq_len)), -n)
-        if best_key is None or key > best_key:
-            best, best_key = e, key
-    frames = decode_sampled(index.videos_dir / best.path, rate, size)[:max_sampled]
-    return index, best, frames, sequence_windows(len(frames), seq_len)
+    for r in rows:  # a connected block is named with its thesis span and the kind and delay of R
+        c = conns.get(r)
+        span = f" ({'-'.join(map(str, block_span(r)))})" if c is not None and r in BLOCK_NAMES else ""
+        labels.append(r if c is None else f"{r}{span}  [{c.kind}, t-{c.delay}]")
+    return {"T": seq_len, "rows": rows, "labels": labels, "computed": computed, "temporal": temporal,
+            "connections": [{"block": c.block, "kind": c.kind, "delay": c.delay} for c in model.connections]}
 
 
 def resnet50_reference_macs() -> tuple[int, int]:
@@ -506,3 +321,26 @@ def _replace(cfg: CostConfig, **kw) -> CostConfig:
     import dataclasses
 
     return dataclasses.replace(cfg, **kw)
+
+
+def compute(width: int, root, rate: int, seq_len: int, size: int | None = None) -> dict[str, Any]:
+    """Everything notebook 04 shows, computed once from models of ``width`` (meta device) and
+    one test video of the dataset at ``root`` (sampled every ``rate``-th frame, windows of
+    ``seq_len``): diagrams, unrolled layouts, plans, the cost and layer tables, ``checks``,
+    and ``summary`` (its results JSON). The figures are drawn from this, never recomputed."""
+    models = study_models(width)
+    costs = cost_table()
+    checked = checks(costs, [(m, T, title) for title, (m, T) in models.items()])
+    plans = [{"figure": t, "T": T, "connections": ", ".join(f"{c.block} {c.kind} t-{c.delay}" for c in m.connections),
+              "frames through the stem": list(m.plan(T).stem)} for t, (m, T) in models.items()]
+    _, entry, frames, windows = example_video(root, rate, seq_len, size)
+    video = {"path": entry.path, "frames": frames, "windows": windows, "rate": rate,
+             "title": f"{entry.path}: {len(frames)} sampled frames (every {rate}th) -> {len(windows)} sequences "
+                      f"of T={seq_len}"}
+    summary = {"costs": costs.to_dict(orient="records"),
+               "plans": {t: {"T": T, "stem": list(m.plan(T).stem), "connections": [list(c) for c in m.connections]}
+                         for t, (m, T) in models.items()},
+               "checks": checked.to_dict(orient="records")}
+    return {"blocks": [block_diagram(m, name, title) for m, name, title in block_models(width)],
+            "unrolled": {t: unrolled(m, T) for t, (m, T) in models.items()}, "plans": plans, "costs": costs,
+            "layers": layer_frame(), "video": video, "checks": checked, "summary": summary}

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import architecture, experiments, plots, results, technical
 from . import claims as claims_mod
-from . import experiments, plots
-from .run import default_figures_dir, default_results_dir
+from .config import make_config
+from .data import stats as dataset_stats
+from .run import dataset_root, default_figures_dir, default_results_dir
 
 NOTEBOOK_PARAMETERS = ("profile", "device", "seeds", "force", "results_dir", "figures_dir", "data_dir")
 
@@ -87,6 +89,48 @@ class Context:
 
     def save(self, fig, name: str) -> list[Path]:
         return plots.save_figure(fig, self.figures_dir, name)
+
+    def figures(self, key: str, table, records: list[dict[str, Any]]) -> list[Path]:
+        """Draw and save experiment ``key``'s error bars and training curves (from the stored
+        results), named ``<key>`` and ``<key>_training_curves``."""
+        return [p for name, fig in plots.experiment_figures(key, table, records).items() for p in self.save(fig, name)]
+
+    def compute(self, key: str) -> dict[str, Any]:
+        """What a notebook that trains nothing (03, 04, 05.1) shows, computed once by its module
+        (see :data:`COMPUTE`); its ``summary`` is written to ``<results_dir>/summaries/<key>.json``.
+        Figures are drawn from the returned data."""
+        if key not in COMPUTE:
+            raise KeyError(f"notebook {key!r} computes nothing; strn.notebook.COMPUTE knows {', '.join(COMPUTE)}")
+        data = COMPUTE[key](self)
+        results.write_summary(self.results_dir, key, self.profile, data["summary"])
+        return data
+
+    def checks(self, data: dict[str, Any]):
+        """The notebook's own checks (``data["checks"]``: check, value, passed); an error
+        listing the failed ones if any failed."""
+        frame = data["checks"]
+        if not frame["passed"].all():
+            raise AssertionError(f"failed checks:\n{frame[~frame['passed']].to_string()}")
+        return frame
+
+
+def _technical(ctx: Context) -> dict[str, Any]:
+    return technical.compute(ctx.profile)
+
+
+def _architecture(ctx: Context) -> dict[str, Any]:
+    cfg = make_config(ctx.profile)  # the profile's width and sampling, as its runs use them
+    return architecture.compute(cfg.model.width, dataset_root(cfg, ctx.data_dir), cfg.data.rate, cfg.data.seq_len,
+                                cfg.data.size)
+
+
+def _dataset(ctx: Context) -> dict[str, Any]:
+    cfg = make_config(ctx.profile)
+    return dataset_stats.compute(dataset_root(cfg, ctx.data_dir), cfg.data.rate, cfg.data.seq_len, cfg.data.size)
+
+
+# The notebooks that compute instead of training: key -> what computes their data.
+COMPUTE = {"03_technical_details": _technical, "04_architecture": _architecture, "05_1_dataset": _dataset}
 
 
 def parse_seeds(seeds: Any) -> list[int] | None:

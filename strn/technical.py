@@ -2,13 +2,14 @@
 (Fig. 3.2), ADAM vs RPROP vs SGD on a small problem (3.2.3-3.2.4), and the decay of
 back-propagated gradients through time (3.1.3), which motivates temporal skip connections.
 
+This module computes; ``strn.plots.technical`` draws what :func:`compute` returned.
+
 Everything here is deterministic, CPU-only and small: a profile only changes sizes
 (:func:`sizes`). Derivatives are taken by autograd, never written by hand, so the plots
 show what the library differentiates.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,34 +62,6 @@ def softmax_example(z=(2.0, 1.0, 0.1)) -> dict[str, list[float]]:
     s = torch.softmax(zt, 0)
     jac = torch.autograd.functional.jacobian(lambda v: torch.softmax(v, 0), zt.detach())
     return {"z": list(z), "softmax": s.detach().tolist(), "jacobian_diag": torch.diagonal(jac).tolist()}
-
-
-def plot_activations(curves: dict[str, dict[str, np.ndarray]] | None = None, example: dict | None = None):
-    import matplotlib.pyplot as plt
-
-    curves = curves or activation_curves()
-    example = example or softmax_example()
-    names = [*ACTIVATIONS, "softmax"]
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(3.0 * (len(names) + 1), 2.8))
-    for ax, name in zip(axes, names):
-        c = curves[name]
-        ax.plot(c["x"], c["y"], label="f(x)", color="#1f77b4")
-        ax.plot(c["x"], c["dy"], label="f'(x)", color="#d62728", ls="--")
-        ax.axhline(0, color="0.8", lw=0.6)
-        ax.axvline(0, color="0.8", lw=0.6)
-        ax.set_title(name if name != "softmax" else "softmax((x, 1, 0))$_1$", fontsize=9)
-        ax.set_xlabel("x")
-        ax.set_ylim(-1.6, 1.6) if name in ("identity", "tanh") else ax.set_ylim(-0.2, 1.6)
-    axes[0].legend(fontsize=7, loc="upper left")
-    ax = axes[-1]
-    k = np.arange(len(example["z"]))
-    ax.bar(k - 0.2, example["softmax"], 0.4, label="softmax(z)")
-    ax.bar(k + 0.2, example["jacobian_diag"], 0.4, label=r"$\partial s_i/\partial z_i$", color="#d62728")
-    ax.set_xticks(k, [f"z={v:g}" for v in example["z"]])
-    ax.set_title("softmax of a small vector", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 # --------------------------------------------------------------- optimisers (3.2.3-3.2.4)
@@ -172,23 +145,6 @@ def _updates(s: dict[str, int], mode: str) -> int:
     return s["mini_epochs"] * -(-s["n_points"] // s["batch"])
 
 
-def plot_optimizer_curves(result: dict[str, Any]):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, (mode, curves) in zip(axes, result["curves"].items()):
-        for name, hist in curves.items():
-            ax.plot(range(len(hist)), hist, label=name.upper(), marker="." if mode == "mini-batch" else None)
-        ax.set_title(mode, fontsize=9)
-        ax.set_xlabel("update" if mode == "full-batch" else "epoch")
-        ax.set_ylabel("cross-entropy (all data)")
-        ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    fig.suptitle("ADAM vs RPROP vs SGD on two spirals (same initial weights)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 # --------------------------------------------------------------- BPTT gradients (3.1.3)
 
 CELLS = ("rnn_tanh", "gru", "residual")
@@ -240,26 +196,6 @@ def bptt_study(profile: str = "smoke", cells=CELLS) -> dict[str, Any]:
             "ratio_first_to_last": ratio}
 
 
-def plot_bptt(study: dict[str, Any]):
-    import matplotlib.pyplot as plt
-
-    labels = {"rnn_tanh": "tanh RNN", "gru": "GRU", "residual": "residual chain h_t = h_{t-1} + f(x_t)"}
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    for i, (cell, n) in enumerate(study["norms"].items()):
-        t = np.arange(1, n.shape[1] + 1)
-        color = f"C{i}"
-        ax.plot(t, np.exp(np.log(n).mean(0)), color=color, label=labels.get(cell, cell))
-        ax.fill_between(t, n.min(0), n.max(0), color=color, alpha=0.2, lw=0)
-    ax.set_yscale("log")
-    ax.set_xlabel("time step t (the loss is computed at t = T)")
-    ax.set_ylabel(r"$\|\partial L / \partial h_t\|$")
-    ax.set_title(f"Gradient back-propagated through time at initialisation "
-                 f"(T={study['T']}, {study['seeds']} seeds: mean and range)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def summary(optim: dict[str, Any], bptt: dict[str, Any]) -> dict[str, Any]:
     """The numbers notebook 03 stores in its results JSON."""
     return {"optimizers": {"settings": optim["settings"], "table": optim["table"]},
@@ -286,3 +222,14 @@ def checks(optim: dict[str, Any], bptt: dict[str, Any]):
              {"check": "residual chain: gradient at t=1 equals t=T", "value": f"{ratio['residual']:.6f}",
               "passed": abs(ratio["residual"] - 1) < 1e-6}]
     return pd.DataFrame(rows)
+
+
+def compute(profile: str = "smoke") -> dict[str, Any]:
+    """Everything notebook 03 shows, computed once: curves, tables, ``summary`` (its results
+    JSON) and ``checks``; the figures are drawn from this, never recomputed."""
+    optim = compare_optimizers(profile)
+    bptt = bptt_study(profile)
+    checked = checks(optim, bptt)
+    return {"sizes": sizes(profile), "activations": activation_curves(), "softmax": softmax_example(),
+            "optimizers": optim, "bptt": bptt, "checks": checked,
+            "summary": {**summary(optim, bptt), "checks": checked.to_dict(orient="records")}}

@@ -1,4 +1,4 @@
-"""strn.architecture: MAC counting, the unrolled plans and the drawings (notebook 04)."""
+"""strn.architecture: MAC counting, the unrolled plans and the diagrams' data (notebook 04)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from strn import architecture as arch
+from strn import plots
 from strn.model import build_model
 
 
@@ -97,8 +98,9 @@ def test_drawn_blocks_follow_the_modules():
     import matplotlib.pyplot as plt
 
     panels = arch.block_models(width=8, num_classes=4)
-    fig, axes = plt.subplots(1, 3)
-    drawn = [arch.draw_block(ax, m, name) for ax, (m, name, _) in zip(axes, panels)]
+    drawn = [arch.block_diagram(m, name, title) for m, name, title in panels]
+    fig = plots.architecture.blocks(drawn)  # drawn from the data alone: no model reaches the drawing
+    assert len(fig.axes) == 3 and [a.get_title() for a in fig.axes] == [t for *_, t in panels]
     plt.close(fig)
     assert [k for _, k in drawn[0]["branch"]] == ["conv", "bn", "relu", "conv", "bn", "relu", "conv", "bn"]
     assert drawn[0]["temporal"] is None and drawn[0]["shortcut"] == "identity shortcut"

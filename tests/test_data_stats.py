@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from strn import synth
+from strn import plots, synth
 from strn.data import stats
 from strn.data.datasets import SequenceDataset
 from strn.data.cache import FrameCache
@@ -91,5 +91,5 @@ def test_sample_grid_single_frames_do_not_reveal_direction(root):
     assert d[0, 1] < 1.0 and d[2, 3] < 1.0 and d[0, 2] > 10.0
     # but later frames differ: the direction is visible in a sequence
     assert np.abs(frames[0][-1].astype(float) - frames[1][-1].astype(float)).mean() > 1.0
-    fig = stats.plot_sample_grid(index, entries, frames, 10)
+    fig = plots.dataset.sample_grid([index.classes[e.label] for e in entries], frames, 10)
     assert len(fig.axes) == 16

@@ -36,3 +36,31 @@ def test_papermill_shows_every_parameter_with_its_type():
     for name in ("profile", "device", "seeds", "force", "results_dir", "figures_dir", "data_dir"):
         assert f"  {name}: " in out, out
     assert "Unknown type" not in out
+
+
+def test_context_checks_name_the_failed_rows(tmp_path):
+    import pandas as pd
+
+    from strn import notebook as nb
+
+    ctx = nb.setup(profile="smoke", results_dir=str(tmp_path), figures_dir=str(tmp_path))
+    ok = pd.DataFrame([{"check": "holds", "value": 1, "passed": True}])
+    assert ctx.checks({"checks": ok}) is ok
+    bad = pd.concat([ok, pd.DataFrame([{"check": "breaks", "value": 2, "passed": False}])], ignore_index=True)
+    with pytest.raises(AssertionError, match="breaks") as err:
+        ctx.checks({"checks": bad})
+    assert "holds" not in str(err.value)
+
+
+def test_context_compute_writes_the_summary_it_returns(tmp_path):
+    import json
+
+    from strn import notebook as nb
+
+    ctx = nb.setup(profile="smoke", results_dir=str(tmp_path), figures_dir=str(tmp_path))
+    data = ctx.compute("03_technical_details")
+    stored = json.loads((tmp_path / "summaries" / "03_technical_details.json").read_text())
+    assert stored["bptt"]["ratio_first_to_last"] == pytest.approx(data["bptt"]["ratio_first_to_last"])
+    assert [c["check"] for c in stored["checks"]] == list(data["checks"]["check"])
+    with pytest.raises(KeyError, match="computes nothing"):
+        ctx.compute("05_3_learning_algorithms")

@@ -7,6 +7,8 @@
 always decodes). From the lengths it derives what the study trains on: sampled frames
 at the rate r, sequences of T (``sequence_windows``), and how many videos are shorter than
 T sampled frames (one padded sequence, STUDY §2).
+
+This module computes; ``strn.plots.dataset`` draws what :func:`compute` returned.
 """
 from __future__ import annotations
 
@@ -147,50 +149,6 @@ def class_table(stats: DatasetStats, split: int = 1):
     return t.reindex(stats.classes)
 
 
-def plot_lengths(stats: DatasetStats):
-    """Histogram of video lengths (frames) and of sequences per video at (rate, T)."""
-    import matplotlib.pyplot as plt
-
-    ok = stats.videos[stats.videos["frames"] > 0]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
-    a1.hist(ok["frames"], bins=min(30, max(5, len(ok) // 5)), color="#1f77b4")
-    short = stats.seq_len * stats.rate - stats.rate  # fewer frames than this: < T sampled frames
-    a1.axvline(short + 0.5, color="#d62728", ls="--", label=f"< {stats.seq_len} sampled frames (padded)")
-    a1.set_xlabel("frames per video")
-    a1.set_ylabel("videos")
-    a1.legend(fontsize=7)
-    counts = ok["sequences"].value_counts().sort_index()
-    a2.bar(counts.index, counts.to_numpy(), color="#ff7f0e")
-    a2.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    a2.set_xlabel(f"sequences per video (every {stats.rate}th frame, T={stats.seq_len})")
-    a2.set_ylabel("videos")
-    fig.suptitle(f"{len(ok)} readable videos, {int(ok['sequences'].sum())} sequences, "
-                 f"{int(ok['padded'].sum())} padded", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_class_counts(stats: DatasetStats, split: int = 1):
-    """Videos per class in the train and test subsets of ``split``."""
-    import matplotlib.pyplot as plt
-
-    t = class_table(stats, split)
-    n = len(t)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * n + 1.5) if n <= 40 else 14, 3.2))
-    x = np.arange(n)
-    tr, te = t[f"train (split {split})"].to_numpy(), t[f"test (split {split})"].to_numpy()
-    ax.bar(x, tr, label="train", color="#1f77b4")
-    ax.bar(x, te, bottom=tr, label="test", color="#ff7f0e")
-    ax.set_xticks(x, t.index if n <= 40 else [""] * n, rotation=90, fontsize=6)
-    ax.set_xlabel("class")
-    ax.set_ylabel("videos")
-    ax.set_title(f"Videos per class, split {split}", fontsize=9, loc="left")
-    # Legend outside the plot, above it: inside, it covered a bar.
-    ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def sample_grid_videos(index: SplitIndex, classes: Sequence[str] | None = None, n_classes: int = 4) -> list:
     """One video per class for the sample grid: the first ``n_classes`` classes (or those
     named) and, where they all have it, the same (group, clip) -- in the synthetic set,
@@ -232,27 +190,6 @@ def first_frame_differences(index: SplitIndex, entries: Sequence, frames: Sequen
     return pd.DataFrame(d, index=names, columns=names)
 
 
-def plot_sample_grid(index: SplitIndex, entries: Sequence, frames: Sequence[np.ndarray], rate: int):
-    """Rows: videos (one per class); columns: sampled frames."""
-    import matplotlib.pyplot as plt
-
-    n_cols = max(len(f) for f in frames)
-    fig, axes = plt.subplots(len(frames), n_cols, figsize=(1.3 * n_cols + 1.6, 1.3 * len(frames) + 0.4),
-                             squeeze=False)
-    for r, (e, fr) in enumerate(zip(entries, frames)):
-        for c in range(n_cols):
-            ax = axes[r][c]
-            ax.axis("off")
-            if c < len(fr):
-                ax.imshow(fr[c])
-            if r == 0:
-                ax.set_title(f"frame {c * rate}", fontsize=7)
-        axes[r][0].text(-0.08, 0.5, f"{index.classes[e.label]}\ng{e.group:02d} c{e.clip:02d}",
-                        transform=axes[r][0].transAxes, ha="right", va="center", fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def checks(stats: DatasetStats):
     """What notebook 05.1 asserts about the data set (check, value, passed)."""
     import pandas as pd
@@ -267,3 +204,40 @@ def checks(stats: DatasetStats):
                      "passed": s["train"]["videos"] + s["test"]["videos"] == len(stats.videos)
                      and col.notna().all() and both == 1})
     return pd.DataFrame(rows)
+
+
+def example_video(root, rate: int, seq_len: int, size: int | None = None, split: int = 1, max_sampled: int = 10):
+    """A test video of ``split`` for Fig. 4.5: the one with the most sequences among those
+    with at most ``max_sampled`` sampled frames (so the figure stays legible).
+
+    Returns (index, entry, sampled frames (N, H, W, 3), windows from ``sequence_windows``)."""
+    index = read_split(root, split)
+    best, best_key = None, None
+    for e in index.subset("test"):
+        n = n_sampled(video_meta(index.videos_dir / e.path)["frames"], rate)
+        key = (n <= max_sampled, len(sequence_windows(min(n, max_sampled), seq_len)), -n)
+        if best_key is None or key > best_key:
+            best, best_key = e, key
+    frames = decode_sampled(index.videos_dir / best.path, rate, size)[:max_sampled]
+    return index, best, frames, sequence_windows(len(frames), seq_len)
+
+
+def compute(root: str | Path, rate: int, seq_len: int, size: int | None = None, *, split: int = 1,
+            n_classes: int = 4, n_frames: int = 5) -> dict[str, Any]:
+    """Everything notebook 05.1 shows, computed once: the statistics, the split and class
+    tables, sample frames of ``n_classes`` classes (their labels, frames and first-frame
+    differences), ``checks``, and ``summary`` (its results JSON). The figures are drawn from
+    this, never recomputed."""
+    st = dataset_stats(root, rate, seq_len)
+    classes = class_table(st, split)
+    index = read_split(root, split)
+    entries = sample_grid_videos(index, n_classes=n_classes)
+    frames = sample_frames(index, entries, rate, size, n_frames=n_frames)
+    differences = first_frame_differences(index, entries, frames)
+    checked = checks(st)
+    summary = {**st.summary(), "classes": classes.reset_index().to_dict(orient="records"),
+               "first_frame_differences": differences.round(4).to_dict(), "checks": checked.to_dict(orient="records")}
+    samples = {"labels": [f"{index.classes[e.label]}\ng{e.group:02d} c{e.clip:02d}" for e in entries],
+               "frames": frames, "rate": rate}
+    return {"stats": st, "splits": split_table(st), "split": split, "classes": classes, "samples": samples,
+            "first_frame_differences": differences, "checks": checked, "summary": summary}

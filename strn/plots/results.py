@@ -1,35 +1,49 @@
-"""Figures drawn from stored results (never from training): restyling never retrains."""
+"""Chapter 5 results figures (05.2-05.7), drawn from stored results JSON and the tables built
+from them (never from training): restyling never retrains."""
 from __future__ import annotations
 
-from pathlib import Path
+import textwrap
 from typing import Any, Sequence
 
-# No backend is forced: matplotlib falls back to Agg without a display, and Jupyter's
-# kernel selects its inline backend itself.
+# No backend is forced (here or in the other plots modules): matplotlib falls back to Agg
+# without a display, and Jupyter's kernel selects its inline backend itself.
 import matplotlib.pyplot as plt
+import numpy as np
 
-
-def save_figure(fig, figures_dir: str | Path, name: str) -> list[Path]:
-    """Save ``fig`` as PNG and PDF under ``figures_dir``; returns both paths."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    paths = [figures_dir / f"{name}.png", figures_dir / f"{name}.pdf"]
-    for p in paths:
-        # PDF and PNG without timestamps, so that unchanged figures give unchanged files.
-        fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
-    return paths
+# Per experiment: the table columns that name a row, and the figure's title.
+ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
+    "05_2_baselines": (["Features", "Method", "Z-norm"], "Tables 5.1/5.2: error by feature tap, classifier and "
+                                                         "z-normalisation"),
+    "05_3_learning_algorithms": (["Algorithm", "Update after"], "Table 5.3: error by learning algorithm"),
+    "05_4_recurrent_connection": (["Position", "Type"], "Tables 5.4/5.5: error by position and type of the connection"),
+    "05_5_sampling_rate": (["Sampling rate"], "Table 5.6: error by sampling rate"),
+    "05_6_temporal_context": (["Context", "Model"], "Table 5.7: error by temporal context"),
+    "05_7_splits_and_sota": (["Model", "Split"], "Table 5.8: error by split, and the frame-average baseline"),
+}
+LABEL_WIDTH = 14  # characters per line of a label under a bar: about the width of its pair of bars
 
 
 def row_labels(table, label_columns: Sequence[str]) -> list[str]:
     return [" ".join(str(r[c]) for c in label_columns) for _, r in table.iterrows()]
 
 
+def experiment_figures(key: str, table, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The two figures every experiment notebook shows, by the name they are saved under:
+    ``<key>`` (error bars, thesis beside reproduced) and ``<key>_training_curves``."""
+    if key not in ERROR_FIGURES:
+        raise KeyError(f"no figure settings for experiment {key!r} in strn.plots.results.ERROR_FIGURES; "
+                       f"known: {', '.join(ERROR_FIGURES)}")
+    columns, title = ERROR_FIGURES[key]
+    return {key: error_bars(table, columns, title, records=records),
+            f"{key}_training_curves": training_curves(records, f"{title.split(':')[0]}: loss and test error per "
+                                                               f"epoch (first seed of each configuration)")}
+
+
 def error_bars(table, label_columns: Sequence[str], title: str, records: Sequence[dict[str, Any]] | None = None):
     """Thesis error beside the reproduced error (mean ± std over seeds), one pair per row.
     Many rows (Tables 5.1/5.2 have 16) are drawn as horizontal bars, so that every label is
-    written level beside its own bars instead of rotated under them."""
-    import numpy as np
-
+    written level beside its own bars instead of rotated under them; a long label under a
+    bar is wrapped onto several lines so that it stays under its own bars."""
     labels = row_labels(table, label_columns)
     x = np.arange(len(labels))
     thesis = [np.nan if v is None else v for v in table["thesis error"]]
@@ -50,7 +64,7 @@ def error_bars(table, label_columns: Sequence[str], title: str, records: Sequenc
         ax.bar(x - 0.2, thesis, 0.4, label="thesis (UCF-101)", color="#9e9e9e")
         ax.bar(x + 0.2, table["error (mean)"], 0.4, yerr=table["error (std)"], capsize=3, label="reproduced",
                color="#1f77b4")
-        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_xticks(x, [textwrap.fill(t, LABEL_WIDTH, break_long_words=False) for t in labels], fontsize=8)
         ax.set_xlabel(" / ".join(label_columns))
         ax.set_ylabel("error rate")
         ax.set_ylim(0, 1.15)  # room for the legend above the bars
@@ -101,37 +115,61 @@ def reference_lines(ax, records: Sequence[dict[str, Any]], horizontal: bool = Tr
             line(v, color="#555555", linestyle=style, linewidth=1, label=f"{label} ({v:.2f})")
 
 
-def error_and_cost(table, x_column: str, title: str):
+def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[str]] | None = None):
     """Error (thesis and reproduced) against ``x_column``, with the measured training time
-    beside the thesis's hours on right-hand axes in clearly different colours (Table 5.6)."""
-    x = [float(v) for v in table[x_column]]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    ax.plot(x, table["thesis error"], "s--", color="#7f7f7f", label="thesis error")
-    ax.errorbar(x, table["error (mean)"], yerr=table["error (std)"], fmt="o-", color="#1f77b4", capsize=3,
+    beside the thesis's hours on right-hand axes in clearly different colours (Table 5.6).
+
+    ``apart=(column, values)``: rows whose ``column`` holds one of ``values`` are not points of
+    the series (Special3 of Table 5.7 sees 3 frames but is no chain of connections): each is
+    drawn on its own just right of its x value, unconnected, and named beside its point."""
+    column, names = apart or (None, ())
+    alone = np.array([column is not None and str(v) in set(map(str, names))
+                      for v in (table[column] if column is not None else [None] * len(table))])
+    values = np.array([float(v) for v in table[x_column]])
+    distinct = np.unique(values)
+    step = np.diff(distinct).min() if len(distinct) > 1 else 1.0
+    x = np.where(alone, values + 0.3 * step, values)
+    series, own = ~alone, alone
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    thesis = np.array([np.nan if v is None else v for v in table["thesis error"]], dtype=float)
+    mean, std = table["error (mean)"].to_numpy(float), table["error (std)"].to_numpy(float)
+    ax.plot(x[series], thesis[series], "s--", color="#7f7f7f", label="thesis error")
+    ax.errorbar(x[series], mean[series], yerr=std[series], fmt="o-", color="#1f77b4", capsize=3,
                 label="reproduced error")
+    names = table[column][own] if own.any() else []
+    for xi, v, th, m, sd, name in zip(x[own], values[own], thesis[own], mean[own], std[own], names):
+        ax.plot([xi], [th], "s", color="#7f7f7f")
+        ax.errorbar([xi], [m], yerr=[sd], fmt="D", color="#1f77b4", capsize=3)
+        ax.annotate(f"{name} ({x_column.lower()} {v:g})", (xi, m), xytext=(7, 4), textcoords="offset points",
+                    fontsize=7, color="#1f77b4")
     ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1), title=title)
-    ticks = sorted(set(x))
+    ticks = sorted(set(values))
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # the values that were run, never 2.5 or 3.5
+    ax.set_xlim(x.min() - 0.5 * step, x.max() + 0.5 * step)
     ax2 = ax.twinx()
-    ax2.plot(x, table["train s (mean)"], "^:", color="#d62728", label="training time, this run (s)")
+    seconds = table["train s (mean)"].to_numpy(float)
+    ax2.plot(x[series], seconds[series], "^:", color="#d62728", label="training time, this run (s)")
+    if own.any():
+        ax2.plot(x[own], seconds[own], "^", color="#d62728")
     ax2.set_ylabel("training time, this run (s)", color="#d62728")
     ax2.tick_params(axis="y", colors="#d62728")
     if "thesis training time (h)" in table:
         ax3 = ax.twinx()
         ax3.spines["right"].set_position(("axes", 1.2))
         ax3.spines["right"].set_color("#2ca02c")
-        ax3.plot(x, table["thesis training time (h)"], "v-.", color="#2ca02c", label="thesis training time (h)")
+        ax3.plot(x[series], table["thesis training time (h)"].to_numpy(float)[series], "v-.", color="#2ca02c",
+                 label="thesis training time (h)")
         ax3.set_ylabel("thesis training time (h)", color="#2ca02c")
         ax3.tick_params(axis="y", colors="#2ca02c")
     lines = [h for a in fig.axes for h in a.get_legend_handles_labels()[0]]
-    ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25),
+              ncol=2)
     fig.tight_layout()
     return fig
 
 
 def confusion(record: dict[str, Any], title: str | None = None):
     """Row-normalised confusion matrix of one run (test videos)."""
-    import numpy as np
     import seaborn as sns
 
     cm = np.asarray(record["metrics"]["confusion"], dtype=float)
@@ -147,26 +185,3 @@ def confusion(record: dict[str, Any], title: str | None = None):
     ax.tick_params(labelsize=6)
     fig.tight_layout()
     return fig
-
-
-def figure_problems(fig) -> list[str]:
-    """What a reader would miss in ``fig``: no title, an axes without axis labels, text that
-    reaches outside the canvas (matplotlib's tight bounding box against the figure's own)."""
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    problems = []
-    axes = [a for a in fig.axes if a.get_label() != "<colorbar>" and a.axison]
-    if not (fig._suptitle and fig._suptitle.get_text()) and not any(a.get_title() for a in axes):
-        problems.append("no title")
-    for a in axes:
-        shares_x = any(b is not a and b.bbox.bounds == a.bbox.bounds and b.get_xlabel() for b in axes)
-        if not a.get_xlabel() and not shares_x:
-            problems.append(f"axes {a.get_title() or a.get_label()!r} has no x label")
-        if not a.get_ylabel():
-            problems.append(f"axes {a.get_title() or a.get_label()!r} has no y label")
-    canvas = fig.bbox
-    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)
-    if tight.x0 < -1 or tight.y0 < -1 or tight.x1 > canvas.x1 + 1 or tight.y1 > canvas.y1 + 1:
-        problems.append(f"text outside the canvas: tight bbox {tuple(round(v) for v in tight.extents)} vs "
-                        f"figure {tuple(round(v) for v in canvas.extents)}")
-    return problems
