@@ -82,6 +82,9 @@ class PretrainSpec:
     # deep features keep where things are (ImageNet features do; a shape-only task teaches the
     # net to discard position, the very cue that tells a moving object's direction).
     position_bins: int = 1
+    # Object opacity, uniform in this range per still: (1, 1) opaque; lower values show shapes
+    # also when they are see-through (as in the videos' fades), which ImageNet's variety covers.
+    opacity: tuple[float, float] = (1.0, 1.0)
 
     def digest(self) -> str:
         text = json.dumps({"v": PRETRAIN_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
@@ -127,7 +130,10 @@ def make_stills(spec: PretrainSpec, n: int, stream: int) -> tuple[torch.Tensor, 
                                   radius=float(rng.uniform(*bins[size_idx]) * size), start=(0.0, 0.0),
                                   velocity=(0.0, 0.0), n_frames=1, scene_seed=0, noise_seed=0)
         centre = rng.uniform(0, size, size=2)
-        frame = synth.render_frame(scenes[int(rng.integers(len(scenes)))], params, (centre[0], centre[1]))
+        scene = scenes[int(rng.integers(len(scenes)))]
+        lo, hi = spec.opacity  # drawn only when it varies: the default task's stream is unchanged
+        opacity = 1.0 if lo == hi == 1.0 else float(rng.uniform(lo, hi))
+        frame = synth.render_frame(scene, params, (centre[0], centre[1]), opacity=opacity)
         frame += rng.normal(0.0, spec.noise, size=frame.shape)
         imgs[i] = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
         k = spec.position_bins

@@ -79,3 +79,10 @@ def test_position_bins_add_where_the_object_is_to_the_label():
     _, y0 = pretrain.make_stills(TINY, 300, 0)
     assert torch.equal(y // 9, y0)
     assert spec.digest() != TINY.digest()
+
+
+def test_see_through_stills_keep_the_label_and_change_the_pixels():
+    spec = dataclasses.replace(TINY, opacity=(0.3, 0.6))
+    x, y = pretrain.make_stills(spec, 40, 0)
+    x0, y0 = pretrain.make_stills(TINY, 40, 0)
+    assert not torch.equal(x, x0) and y.shape == y0.shape and spec.digest() != TINY.digest()
