@@ -83,9 +83,9 @@ def main() -> None:
     os.environ["STRN_DATA_DIR"] = str(work / "data")
     out = Path(args.out)
     for name in args.rows.split(","):
-        from strn.experiments import _deep_merge
+        from strn.rows import deep_merge
 
-        overrides = _deep_merge(_deep_merge(extra, ROWS[name]),
+        overrides = deep_merge(deep_merge(extra, ROWS[name]),
                                 {"train": {"epochs": args.epochs, "seed": args.seed, "eval_each_epoch": True}})
         cfg = make_config("demo", overrides, experiment=f"calibration-{args.variant}", name=name)
         c0, w0 = cpu_seconds(), time.perf_counter()
