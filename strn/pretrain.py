@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import synth
