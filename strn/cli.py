@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError
+from .config import PROFILES, ConfigError
 from .paths import default_results_dir
 
 # The subcommands import their modules inside their functions: `strn --help` and argument
@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def outputs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+        sp.add_argument("--profile", choices=PROFILES, default="demo")
         sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
         sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
         sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_report)
 
     m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")
-    m.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+    m.add_argument("--profile", choices=PROFILES, default="demo")
     m.add_argument("--results-dir", default=None, help="default: results/<profile>")
     m.set_defaults(func=_summary)
 

@@ -13,13 +13,13 @@ from typing import Any, Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .engine import epoch_plan, step_size
 from .frame_baselines import run_baselines
 from .profiles import PROFILES
 from .progress import progress_enabled
 from .results import mean_std
 from .rows import Experiment, Row, feature_row_name, row_config
 from .run import prepare, run
-from .engine import epoch_plan, step_size
 
 # The default seeds of each profile (strn/profiles.py).
 DEFAULT_SEEDS = {name: list(p.seeds) for name, p in PROFILES.items()}
