@@ -77,7 +77,9 @@ def train_feature_classifier(cfg: RunConfig, tap: str, znorm: bool, feats: Mappi
         net.eval()
         return video_metrics(net(x_te.to(dev), m_te.to(dev)).float().softmax(1).cpu(), te["labels"], num_classes)
 
-    out = fit_source(model, lambda dev: FeatureBatches(x_tr.to(dev), m_tr.to(dev), tr["labels"].to(dev)), cfg.train,
+    # fp32 on every device (no autocast): the classifiers are tiny, and their numbers stay those of the thesis setup.
+    train_cfg = dataclasses.replace(cfg.train, amp=False)
+    out = fit_source(model, lambda dev: FeatureBatches(x_tr.to(dev), m_tr.to(dev), tr["labels"].to(dev)), train_cfg,
                      device=device, evaluate=test, seqs_per_step=cfg.train.batch_size, progress=False)
     return {"metrics": out.metrics, "history": out.history, "train_s": out.train_seconds,
             "frames_trained": out.frames_trained, "steps": out.steps,
@@ -105,9 +107,9 @@ def finetuned_backbone(cfg: RunConfig, data, weights: str | Path, weights_id: st
         torch.manual_seed(cfg.train.seed)
         net = mb.build_frame_classifier(num_classes=len(data.classes), backbone=cfg.model.backbone,
                                         width=cfg.model.width, weights=str(weights))
-        # Plain Adam at the profile's learning rate, one step per mini-batch of frames, no test set.
+        # Plain Adam at the profile's learning rate in fp32, one step per mini-batch of frames, no test set.
         train_cfg = dataclasses.replace(cfg.train, optimizer="adam", weight_decay=0.0, lr_schedule="constant",
-                                        epochs=settings.epochs, batch_size=settings.batch_size)
+                                        epochs=settings.epochs, batch_size=settings.batch_size, amp=False)
         out = fit_source(net, lambda dev: FrameBatches(ds, frame_index, crop=cfg.data.crop, flip=cfg.data.flip,
                                                        device=dev),
                          train_cfg, device=device, seqs_per_step=settings.batch_size, progress=progress)
