@@ -152,7 +152,7 @@ def _project_decode(root: str, rate: int, seq_len: int, size: int, crop: int) ->
     import torch
 
     from strn.data.cache import FrameCache
-    from strn.data.transforms import eval_transform
+    from strn.data.transforms import crop_batch
     from strn.data.ucf101 import read_split
     from strn.data.video import sequence_windows
 
@@ -164,7 +164,7 @@ def _project_decode(root: str, rate: int, seq_len: int, size: int, crop: int) ->
         frames = cache.get(index.videos_dir / entry.path, rate, size)
         for window in sequence_windows(len(frames), seq_len):
             clip = torch.from_numpy(np.ascontiguousarray(frames[list(window)])).permute(0, 3, 1, 2)
-            n += eval_transform(clip, crop).shape[0]
+            n += crop_batch(clip[None], crop, None).shape[1]  # the engine's central crop
     return n, t_index
 
 
@@ -177,8 +177,8 @@ def _dataset(root: str, rate: int, seq_len: int, size: int, crop: int,
     t0 = time.perf_counter()
     index = read_split(root, 1)
     cache = FrameCache(cache_root)
-    sets = [SequenceDataset(index, s, rate=rate, seq_len=seq_len, size=size, crop=crop,
-                            train=False, cache=cache, progress=False) for s in ("train", "test")]
+    sets = [SequenceDataset(index, s, rate=rate, seq_len=seq_len, size=size,
+                            cache=cache, progress=False) for s in ("train", "test")]
     t_index = time.perf_counter() - t0
     n = 0
     for ds in sets:
@@ -273,12 +273,12 @@ def _run_child(phase: str, args: argparse.Namespace, root: Path, files: Path, ca
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from strn.run import default_data_dir
+    from strn.paths import default_data_dir
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="where the demo synthetic set lives or is generated "
-                         "(default: strn.run.default_data_dir())")
+                         "(default: strn.paths.default_data_dir())")
     ap.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "data.json")
     ap.add_argument("--rate", type=int, default=10)
     ap.add_argument("--seq-len", type=int, default=2)
@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from strn.data.ucf101 import read_split
     from strn.results import atomic_write_text, environment
-    from strn.synth import ensure_synthetic, spec_for_profile
+    from strn.synth import spec_for_profile
+    from strn.synth_files import ensure_synthetic
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()

@@ -22,7 +22,9 @@ from strn.config import make_config
 from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES
 from strn.results import atomic_write_text, environment
 from strn.run import build, prepare
-from strn.train import TrainState, make_optimizer, train_one_epoch
+from strn.checkpoint import TrainState
+from strn.engine import make_optimizer
+from strn.train import train_one_epoch
 
 THESIS_HOURS = {2: 161, 5: 61, 10: 35, 15: 23}  # Table 5.6, training time per sampling rate
 

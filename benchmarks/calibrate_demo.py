@@ -97,12 +97,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from strn import pretrain
     from strn.cli import parse_sets
-    from strn.experiments import _deep_merge
+    from strn.rows import deep_merge
 
     known = variants()
     spec, extra = known[args.variant] if args.variant in known else known[args.base]
     spec = dataclasses.replace(spec, **{k: _json_value(v) for k, v in (f.split("=", 1) for f in args.spec)})
-    extra = _deep_merge(extra, parse_sets(args.set))
+    extra = deep_merge(extra, parse_sets(args.set))
     if args.pretrain:  # this process only: the variant's stand-in pretraining
         fields = {k: _json_value(v) for k, v in (f.split("=", 1) for f in args.pretrain)}
         base_spec = pretrain.pretrain_spec
@@ -113,7 +113,7 @@ def main() -> None:
     os.environ["STRN_DATA_DIR"] = str(data_dir)
     out = Path(args.out)
     for name in args.rows.split(","):
-        overrides = _deep_merge(_deep_merge(extra, ROWS[name]),
+        overrides = deep_merge(deep_merge(extra, ROWS[name]),
                                 {"train": {"epochs": args.epochs, "seed": args.seed, "eval_each_epoch": True}})
         cfg = make_config("demo", overrides, experiment=f"calibration-{args.variant}", name=name)
         c0, w0 = cpu_seconds(), time.perf_counter()

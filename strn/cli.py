@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+from .config import PROFILES, ConfigError
+from .paths import default_results_dir
+
+# The subcommands import their modules inside their functions: `strn --help` and argument
+# errors load neither torch nor pandas nor papermill.
+
 
 def _report(a: argparse.Namespace) -> int:
-    from .report import build_report
+    from .report import build_report  # local: papermill, and through it pandas and torch
 
     t0 = time.perf_counter()
     html = build_report(a.profile, device=a.device, force=a.force, results_dir=a.results_dir,
@@ -18,14 +25,16 @@ def _report(a: argparse.Namespace) -> int:
 
 
 def _summary(a: argparse.Namespace) -> int:
-    from .report import default_results_dir, write_summary_markdown
+    from .report import write_summary_markdown  # local: see the note above _report
 
     print(f"written {write_summary_markdown(a.results_dir or default_results_dir(a.profile), a.profile)}")
     return 0
 
 
 def _synth(a: argparse.Namespace) -> int:
-    from .synth import spec_for_profile, write_synthetic
+    # local (both): numpy and PyAV
+    from .synth import spec_for_profile
+    from .synth_files import write_synthetic
 
     t0 = time.perf_counter()
     root = write_synthetic(a.root, spec_for_profile(a.profile))
@@ -34,8 +43,7 @@ def _synth(a: argparse.Namespace) -> int:
 
 
 def _check_data(a: argparse.Namespace) -> int:
-    from .config import ConfigError
-    from .data.check import check_data
+    from .data.check import check_data  # local: PyAV
 
     if a.rate < 1 or a.seq_len < 1:
         raise ConfigError(f"check-data: --rate and --seq-len must be positive integers, got --rate {a.rate} "
@@ -49,8 +57,6 @@ def _check_data(a: argparse.Namespace) -> int:
 def parse_sets(items: list[str]) -> dict:
     """``["train.lr=0.01", "model.positions=[\"layer4.2\"]"]`` -> nested overrides (values as JSON,
     else as strings)."""
-    import json
-
     out: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -69,11 +75,12 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def _run(a: argparse.Namespace) -> int:
+    # local (all three): torch and pandas
     from . import distributed
     from .experiments import run_experiment, summary_table
+    from .notebook import parse_seeds
 
     distributed.init_from_env()  # a no-op unless started by torchrun
-    from .notebook import parse_seeds
 
     seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
@@ -85,7 +92,7 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def _evaluate(a: argparse.Namespace) -> int:
-    from .inference import evaluate_trained
+    from .inference import evaluate_trained  # local: torch
 
     m = evaluate_trained(a.path, device=a.device, data_dir=a.data_dir)
     width = max(len(k) for k in m)
@@ -94,7 +101,7 @@ def _evaluate(a: argparse.Namespace) -> int:
 
 
 def _predict(a: argparse.Namespace) -> int:
-    from .inference import load_trained
+    from .inference import load_trained  # local: torch
 
     for cls, p in load_trained(a.checkpoint, device=a.device).predict(a.video, top=a.top):
         print(f"{p:7.3f}  {cls}")
@@ -107,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def outputs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+        sp.add_argument("--profile", choices=PROFILES, default="demo")
         sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
         sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
         sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
@@ -121,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_report)
 
     m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")
-    m.add_argument("--profile", choices=("smoke", "demo", "full"), default="demo")
+    m.add_argument("--profile", choices=PROFILES, default="demo")
     m.add_argument("--results-dir", default=None, help="default: results/<profile>")
     m.set_defaults(func=_summary)
 
@@ -177,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """What a user can cause and fix (bad configuration, data, disk): one line, no traceback."""
-    from .config import ConfigError
-    from .data.video import VideoReadError
+    from .data.video import VideoReadError  # local: PyAV
 
     return (ConfigError, VideoReadError, FileNotFoundError, FileExistsError, KeyError, ValueError, OSError,
             RuntimeError)

@@ -7,14 +7,15 @@ are rejected with a message that names the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-PROFILES = ("smoke", "demo", "full")
+from .digest import digest
+from .profiles import PROFILES as profile_table
+
+PROFILES = tuple(profile_table)  # their facts: strn/profiles.py
 
 
 class ConfigError(ValueError):
@@ -99,28 +100,11 @@ _HASHED_UNLESS = {"train.lr_schedule": "constant"}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
 
 
-def _profile_base(profile: str) -> dict[str, Any]:
-    """The base configuration of each profile (STUDY §5), as overrides of the defaults."""
-    if profile == "smoke":
-        # Seconds on a CPU: tiny synthetic set, narrow net, 32 px, one epoch.
-        return {"data": {"size": 32, "crop": 32}, "model": {"width": 8, "weights": "pretrained"},
-                "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3}}
-    if profile == "demo":
-        # Minutes on a laptop CPU: the built-in synthetic set, narrow ResNet-50 shape, 48 px,
-        # initialised like the thesis from a pretrained backbone (strn/pretrain.py's stand-in
-        # for ImageNet: a still-image task that carries no motion).
-        return {"data": {"size": 48, "crop": 48}, "model": {"width": 16, "weights": "pretrained"},
-                "train": {"epochs": 5, "batch_size": 16, "lr": 2e-3}}
-    if profile == "full":
-        # The thesis at scale: UCF-101, ResNet-50 (ImageNet weights), 224 px, every 10th frame,
-        # T = 2, Adam updating every 1% of the data. Micro-batches of 64 sequences: gradients
-        # accumulate over the 1% whatever their size (only BatchNorm sees them, as batches of
-        # 64 x T frames), and on a GPU 16 were bound by kernel launches
-        # (results/bench/gpu_engine.json: 1,034 against 2,266 frames/s with 8 workers).
-        return {"data": {"dataset": "ucf101", "size": 256, "crop": 224, "rate": 10, "flip": True, "num_workers": 8},
-                "model": {"width": 64, "weights": "imagenet"},
-                "train": {"epochs": 4, "batch_size": 64, "lr": 1e-4}}
-    raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)}")
+def _profile_base(profile: str) -> Mapping[str, Any]:
+    """The base configuration of a profile (STUDY §5), as overrides of the defaults: strn/profiles.py."""
+    if profile not in profile_table:
+        raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)} (strn/profiles.py)")
+    return profile_table[profile].base
 
 
 def _merge_into(obj: Any, overrides: Mapping[str, Any], prefix: str = "") -> None:
@@ -178,6 +162,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model.positions is not None:
         # Canonical module names, and None for the default placement, so that the same
         # network always has the same hash (and its results are shared between tables).
+        # local: the strn.model package loads torch, and a configuration is checked without it (strn --help)
         from .model.positions import default_positions, resolve_positions
 
         try:
@@ -186,8 +171,9 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"'model.positions': {e}") from None
         if not cfg.model.special3 and cfg.model.positions == default_positions(cfg.data.seq_len):
             cfg.model.positions = None
-    if cfg.data.dataset == "synthetic" and cfg.profile == "full":
-        raise ConfigError("profile 'full' runs on UCF-101: set 'data.dataset' to 'ucf101' and 'data.root' to its folder")
+    if cfg.data.dataset == "synthetic" and profile_table[cfg.profile].synth is None:
+        raise ConfigError(f"profile {cfg.profile!r} runs on UCF-101 (it has no synthetic set): set 'data.dataset' to "
+                          f"'ucf101' and 'data.root' to its folder")
     return cfg
 
 
@@ -232,5 +218,4 @@ def config_hash(cfg: RunConfig) -> str:
     """Hash of everything that changes the numbers (not labels, device or worker counts)."""
     flat = {k: v for k, v in _flat(cfg.to_dict()).items()
             if k not in _NOT_HASHED and not (k in _HASHED_UNLESS and v == _HASHED_UNLESS[k])}
-    blob = json.dumps(flat, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return digest(flat, 16)  # the stored results are found by these 16 digits: never change how they are made

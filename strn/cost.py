@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .config import RunConfig, config_hash, make_config
-from .experiments import DEFAULT_SEEDS, get_experiment, row_config, steps_per_epoch
+from .experiments import DEFAULT_SEEDS, get_experiment, steps_per_epoch
+from .profiles import get_profile
+from .rows import row_config
 
 # Split 1 of UCF-101: 9,537 training and 3,783 test videos; at every 10th frame about 179,000
 # training frames (issue: benchmarks). Test frames in proportion to the videos.
@@ -114,13 +116,11 @@ def run_seconds(cfg: RunConfig, rates: Rates) -> float:
 def baselines_seconds(seeds: Iterable[int], rates: Rates) -> float:
     """Tables 5.1/5.2 at full: one feature pass of the ImageNet backbone over every train and
     test frame, and per seed one epoch of frame finetuning plus a feature pass of the
-    finetuned backbone (`strn.baselines_run`). The feature classifiers are not counted."""
-    from .baselines_run import FINETUNE
-
+    finetuned backbone (`strn.frame_baselines`). The feature classifiers are not counted."""
     train_f, test_f = frames(make_config("full"))
     # Features of single frames: the plain network's inference rate, relative to the engine's evaluation.
     feature_pass = (train_f + test_f) / (rates.eval_fps * rates.scale("plain", 2, "inference"))
-    finetune = FINETUNE["full"].epochs * train_f / (rates.train_fps * rates.scale("plain", 2, "train"))
+    finetune = get_profile("full").finetune.epochs * train_f / (rates.train_fps * rates.scale("plain", 2, "train"))
     return feature_pass + sum(finetune + feature_pass for _ in seeds)
 
 

@@ -6,43 +6,23 @@ numbers (mean ± std over seeds) beside the thesis's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import make_config
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .engine import epoch_plan, step_size
+from .frame_baselines import run_baselines
+from .profiles import PROFILES
+from .progress import progress_enabled
 from .results import mean_std
+from .rows import Experiment, Row, feature_row_name, row_config
+from .run import prepare, run
 
-DEFAULT_SEEDS = {"smoke": [0], "demo": [0, 1, 2], "full": [0]}  # demo: three seeds (issue 15)
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str  # file-safe label, unique in its experiment
-    columns: Mapping[str, str]  # what the table shows to identify the row, e.g. {"Algorithm": "ADAM"}
-    overrides: Mapping[str, Any]  # nested config overrides on top of the profile
-    thesis: float | None  # the thesis's error rate for this configuration
-    thesis_extra: Mapping[str, Any] = field(default_factory=dict)  # other thesis columns, e.g. training hours
-    # A row the thesis has no number for but a claim compares with another thesis number:
-    # that number, and where it comes from and why (shown in the table as "thesis reference").
-    reference: float | None = None
-    reference_note: str = ""
-    # Train as many epochs as give the optimiser steps of this other row (same experiment):
-    # "ADAM 10% at equal optimiser steps" takes ~10x the epochs of ADAM 1%, so ~10x its cost.
-    equal_steps_to: str | None = None
-
-
-@dataclass(frozen=True)
-class Experiment:
-    key: str  # notebook stem, e.g. "05_3_learning_algorithms"
-    table: str  # thesis table, e.g. "5.3"
-    title: str
-    rows: tuple[Row, ...]
-    notes: str = ""
-    profile_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-profile tweaks
-    # "module:function" running the experiment instead of one STRN training per row and seed
-    # (the baselines of Tables 5.1/5.2 train on frozen features); same signature as run_experiment.
-    runner: str | None = None
+# The default seeds of each profile (strn/profiles.py).
+DEFAULT_SEEDS = {name: list(p.seeds) for name, p in PROFILES.items()}
 
 
 def _adam(p: float) -> dict:
@@ -56,6 +36,37 @@ def _register(e: Experiment) -> Experiment:
     EXPERIMENTS[e.key] = e
     return e
 
+
+_METHOD = {"avg": "Avg. Pool", "gru": "GRU-128"}
+# Tables 5.1/5.2, (tap, method, finetuned) -> thesis error (with z-norm, without).
+FEATURE_THESIS = {
+    ("block4", "avg", False): (0.236, 0.237), ("block4", "gru", False): (0.239, 0.276),
+    ("block3", "avg", False): (0.309, 0.313), ("block3", "gru", False): (0.403, 0.325),
+    ("block2", "avg", False): (0.431, 0.434), ("block2", "gru", False): (0.440, 0.493),
+    ("block4", "avg", True): (0.260, 0.255), ("block3", "avg", True): (0.389, 0.410),
+}
+
+
+def _feature_rows() -> tuple[Row, ...]:
+    return tuple(
+        Row(feature_row_name(tap, method, znorm, ft),
+            {"Table": "5.2" if ft else "5.1", "Features": f"{tap} finetuned" if ft else tap,
+             "Method": _METHOD[method], "Z-norm": "yes" if znorm else "no"},
+            {"model": {"kind": f"feat_{method}"}, "train": {"lr": 0.01}}, thesis,
+            params={"tap": tap, "method": method, "znorm": znorm, "finetuned": ft})
+        for (tap, method, ft), errs in FEATURE_THESIS.items() for znorm, thesis in zip((True, False), errs))
+
+
+_register(Experiment(
+    key="05_2_baselines", table="5.1/5.2",
+    title="Frozen frame features (block2/3/4) with average pooling or a GRU, z-normalised or not (Table 5.1), "
+          "and features of the frame-finetuned backbone (Table 5.2)",
+    rows=_feature_rows(),
+    notes="smoke/demo: backbone pretrained on direction-free stills (strn.pretrain) instead of ImageNet",
+    # Classifier training (ADAM lr 0.01 from the rows): epochs and videos per step, per profile.
+    profile_overrides={name: p.baseline_train for name, p in PROFILES.items()},
+    runner=run_baselines,
+))
 
 _register(Experiment(
     key="05_3_learning_algorithms", table="5.3",
@@ -121,9 +132,8 @@ _register(Experiment(
     key="05_7_splits_and_sota", table="5.8",
     title="The best model on the three splits, and against the frame-average baseline",
     rows=(
-        Row("split-1", {"Model": "STRN", "Split": "1"}, {"data": {"split": 1}}, 0.197),
-        Row("split-2", {"Model": "STRN", "Split": "2"}, {"data": {"split": 2}}, 0.205),
-        Row("split-3", {"Model": "STRN", "Split": "3"}, {"data": {"split": 3}}, 0.192),
+        *(Row(f"split-{s}", {"Model": "STRN", "Split": str(s)}, {"data": {"split": s}}, err)
+          for s, err in ((1, 0.197), (2, 0.205), (3, 0.192))),
         # Table 5.8 has no frame-average row, so the thesis number is None. Claim 7 compares
         # it with 0.236, the thesis's best frame-level model (Table 5.1: frozen ImageNet block4
         # features, average pooling, linear classifier), because that is the thesis's only
@@ -144,42 +154,8 @@ def get_experiment(key: str) -> Experiment:
         raise KeyError(f"experiment {key!r} is not known; known: {', '.join(sorted(EXPERIMENTS))}") from None
 
 
-def _deep_merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
-    return out
-
-
-def row_config(exp: Experiment, row: Row, profile: str, seed: int, device: str = "auto",
-               extra: Mapping[str, Any] | None = None, derived: Mapping[str, Any] | None = None):
-    """The row's configuration. ``derived``: settings computed for the row itself (the
-    equal-steps row's epochs), part of its canonical file; ``extra``: a user's ``--set``
-    variant, filed under its own name."""
-    overrides = _deep_merge(exp.profile_overrides.get(profile, {}), row.overrides)
-    overrides = _deep_merge(overrides, {"train": {"seed": seed, "device": device}})
-    overrides = _deep_merge(overrides, derived or {})
-    cfg = make_config(profile, _deep_merge(overrides, extra or {}), experiment=exp.key, name=row.name)
-    if extra:
-        return _variant_name(cfg, make_config(profile, overrides, experiment=exp.key, name=row.name))
-    return cfg
-
-
-def _variant_name(cfg, canonical):
-    """A ``--set`` variant that changes the numbers is filed as ``<row>__<hash8>``, so it never
-    overwrites the row's canonical ``<row>__seed<k>.json`` (a sweep keeps every variant)."""
-    from .config import config_hash
-
-    h = config_hash(cfg)
-    if h != config_hash(canonical):
-        cfg.name = f"{cfg.name}__{h[:8]}"
-    return cfg
-
-
 def steps_per_epoch(n_sequences: int, update_every: float, batch_size: int) -> int:
     """Optimiser steps in one epoch of ``n_sequences`` (the training engine's own plan)."""
-    from .train import epoch_plan, step_size
-
     return sum(mb.ends_step for mb in epoch_plan(n_sequences, step_size(n_sequences, update_every), batch_size, 0, 0))
 
 
@@ -187,10 +163,6 @@ def equal_steps_config(exp: Experiment, row: Row, profile: str, seed: int, devic
                        extra: Mapping[str, Any] | None = None, data_dir: str | Path | None = None):
     """``row``'s configuration with the epochs that give it as many optimiser steps as row
     ``row.equal_steps_to`` takes (rounded up), on this profile's training set."""
-    import math
-
-    from .run import prepare
-
     ref = next(r for r in exp.rows if r.name == row.equal_steps_to)
     ref_cfg = row_config(exp, ref, profile, seed, device, extra)
     cfg = row_config(exp, row, profile, seed, device, extra)
@@ -206,11 +178,6 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
                    rows: list[str] | None = None) -> list[dict[str, Any]]:
     """Every row of the experiment (or those named in ``rows``) for every seed; stored
     results are read back unless ``force``."""
-    from tqdm.auto import tqdm
-
-    from .run import run
-    from .progress import progress_enabled
-
     exp = get_experiment(key)
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
     # Checked before any runner (05_2's own included), so an unknown name never trains every row.
@@ -218,11 +185,8 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
     if unknown:
         raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     if exp.runner:
-        import importlib
-
-        module, func = exp.runner.split(":")
-        return getattr(importlib.import_module(module), func)(
-            key, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
+        return exp.runner(
+            exp, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
             overrides=overrides, progress=progress)
     jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
     records = []
@@ -260,8 +224,6 @@ def _connections_label(records: list[dict[str, Any]]) -> str | None:
 def summary_table(key: str, records: list[dict[str, Any]]):
     """One line per row: its columns, the thesis error, the reproduced error (mean ± std
     over seeds), the difference, and the cost."""
-    import pandas as pd
-
     exp = get_experiment(key)
     lines = []
     for row in exp.rows:
@@ -286,4 +248,3 @@ def summary_table(key: str, records: list[dict[str, Any]]):
         })
         lines.append(line)
     return pd.DataFrame(lines)
-from . import baselines_run  # noqa: E402,F401  (registers 05_2_baselines)

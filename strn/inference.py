@@ -14,6 +14,12 @@ import torch
 
 from . import results as res
 from .config import RunConfig, config_from_dict, config_hash
+from .data.transforms import crop_batch, to_input
+from .data.video import decode_sampled, sequence_windows
+from .model.build import build_model
+from .run import checkpoint_path, prepare
+from .engine import place_model, resolve_device
+from .train import evaluate
 
 
 @dataclass
@@ -29,9 +35,6 @@ class TrainedModel:
     def predict(self, video: str | Path, top: int = 5) -> list[tuple[str, float]]:
         """The ``top`` classes of one video file with their probabilities: the mean of its
         sequences' softmax outputs (the study's video-level rule), central crops."""
-        from .data.video import decode_sampled, sequence_windows
-        from .train import crop_batch, to_input
-
         d = self.cfg.data
         frames = torch.from_numpy(decode_sampled(video, d.rate, d.size)).permute(0, 3, 1, 2)  # (N, C, H, W)
         windows = sequence_windows(len(frames), d.seq_len)
@@ -52,8 +55,6 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
     if path.suffix == ".json":
         record = res.load_result(path)
         cfg = config_from_dict(record["config"])
-        from .run import checkpoint_path
-
         ckpt = checkpoint_path(path.parent.parent, cfg)
         if not ckpt.exists():
             raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing (checkpoints are not committed; "
@@ -71,9 +72,6 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
 
 def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
     """The trained model of a results JSON or a checkpoint, in eval mode on ``device``."""
-    from .model.build import build_model
-    from .train import place_model, resolve_device
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
@@ -98,9 +96,6 @@ def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
 def evaluate_trained(path: str | Path, device: str = "cpu", data_dir: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a trained model on its configuration's test split again (nothing is written
     except the frame cache); returns the metrics beside the stored ones."""
-    from .run import prepare
-    from .train import evaluate
-
     tm = load_trained(path, device)
     data = prepare(tm.cfg, data_dir, progress=False)
     metrics = evaluate(tm.model, data.test, len(data.test.videos), len(data.classes), crop=tm.cfg.data.crop,

@@ -14,9 +14,10 @@ from typing import Any
 
 from . import architecture, experiments, plots, results, technical
 from . import claims as claims_mod
-from .config import make_config
+from .config import PROFILES, ConfigError, make_config
 from .data import stats as dataset_stats
-from .run import dataset_root, default_figures_dir, default_results_dir
+from .paths import default_figures_dir, default_results_dir
+from .run import dataset_root
 
 NOTEBOOK_PARAMETERS = ("profile", "device", "seeds", "force", "results_dir", "figures_dir", "data_dir")
 
@@ -137,8 +138,6 @@ def parse_seeds(seeds: Any) -> list[int] | None:
     """The ``seeds`` parameter in every form papermill or the CLI hands over: ``None``; an int
     (``-p seeds 0``); a list of ints; a string ``"0,1,2"`` or ``"[0, 1, 2]"`` (``-p seeds "[0,1,2]"``,
     ``--seeds 0,1,2``). Anything else is an error naming the accepted forms."""
-    from .config import ConfigError
-
     def bad() -> ConfigError:
         return ConfigError(f"parameter seeds={seeds!r} is not understood; give an integer (-p seeds 0), a "
                            f"comma-separated list (-p seeds 0,1,2) or a list (-p seeds \"[0,1,2]\")")
@@ -166,8 +165,6 @@ def parse_seeds(seeds: Any) -> list[int] | None:
 def setup(profile: str = "demo", device: str = "auto", seeds: Any = None, force: bool = False,
           results_dir: str | None = None, figures_dir: str | None = None, data_dir: str | None = None) -> Context:
     """Check the notebook's parameters and resolve the output folders of the profile."""
-    from .config import PROFILES, ConfigError
-
     reject_undeclared()
     if profile not in PROFILES:
         raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)}")

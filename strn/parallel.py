@@ -30,7 +30,8 @@ def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: 
     """(configuration, table, thesis number) of every trained row of the STRN experiments
     (those without a runner of their own), every seed, in the master's order; each
     configuration once (the first row that asks for it names it)."""
-    from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, row_config
+    from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config
+    from .rows import row_config
 
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
     out, seen = [], set()
@@ -86,8 +87,9 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     GPU is best used by one run at a time)."""
     import torch
 
+    from .paths import default_results_dir
     from .results import find_cached
-    from .run import default_results_dir, prepare, resolve_weights
+    from .run import prepare, resolve_weights
 
     if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
         return 0

@@ -32,8 +32,6 @@ which `load_weights` reads like any project checkpoint (the fc of another size i
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +39,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from . import synth
-from .results import atomic_torch_save
+from .config import TrainConfig
+from .data.transforms import to_input
+from .engine import fit_source
+from .digest import digest
+from .model.backbone import build_backbone, imagenet_weights_path
+from .paths import default_data_dir
+from .profiles import get_profile
+from .results import cached
 
 __all__ = ["PRETRAIN_VERSION", "PretrainSpec", "SIZE_BINS", "checkpoint_name", "evaluate_backbone", "load_meta",
            "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "train_on_stills"]
@@ -87,20 +91,16 @@ class PretrainSpec:
     opacity: tuple[float, float] = (1.0, 1.0)
 
     def digest(self) -> str:
-        text = json.dumps({"v": PRETRAIN_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return digest({"v": PRETRAIN_VERSION, **dataclasses.asdict(self)}, 12)
 
 
 def pretrain_spec(profile: str, *, backbone: str = "resnet50", width: int | None = None, size: int | None = None,
                   seed: int = 0) -> PretrainSpec:
-    """The profile's pretraining task (smoke: seconds; demo: about half a minute on a core)."""
-    if profile == "smoke":
-        base = PretrainSpec(backbone=backbone, width=8, size=32, n_train=1024, n_test=384, n_scenes=48, epochs=3,
-                            batch_size=32, lr=3e-3, seed=seed)
-    elif profile == "demo":
-        base = PretrainSpec(backbone=backbone, width=16, size=48, seed=seed)
-    else:
-        raise ValueError(f"profile {profile!r} uses ImageNet weights, not the still-image stand-in")
+    """The profile's pretraining task (its ``pretrain`` entry in strn/profiles.py)."""
+    fields = get_profile(profile).pretrain
+    if fields is None:
+        raise ValueError(f"profile {profile!r} uses ImageNet weights, not the still-image stand-in (strn/profiles.py)")
+    base = PretrainSpec(**{**fields, "backbone": backbone, "seed": seed})
     return dataclasses.replace(base, width=width or base.width, size=size or base.size)
 
 
@@ -143,8 +143,6 @@ def make_stills(spec: PretrainSpec, n: int, stream: int) -> tuple[torch.Tensor, 
 
 
 def _inputs(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    from .train import to_input
-
     return to_input(x.unsqueeze(1), device).squeeze(1)  # the videos' normalisation
 
 
@@ -160,14 +158,23 @@ def evaluate_backbone(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, de
     return correct / max(len(x), 1)
 
 
+class StillBatches:
+    """The engine's batch source for stills (n, 3, size, size) uint8 and their labels."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> None:
+        self.x, self.y, self.device, self.n = x, y, device, len(y)
+
+    def load(self, batches: list[list[int]]):
+        return ((self.x[b], self.y[b]) for b in batches)
+
+    def forward(self, model: torch.nn.Module, batch, gen) -> tuple[torch.Tensor, torch.Tensor, int]:
+        x, y = batch
+        return model(_inputs(x, self.device)), y.to(self.device), len(y)
+
+
 def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
                     progress: bool | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train the backbone on the stills task; returns (net, meta with accuracy and history)."""
-    from tqdm.auto import tqdm
-
-    from .model.backbone import build_backbone
-    from .progress import progress_enabled
-
     device = torch.device(device)
     t0 = time.perf_counter()
     x_tr, y_tr = make_stills(spec, spec.n_train, 0)
@@ -182,27 +189,19 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
             torch.nn.init.zeros_(m.bn3.weight)
         elif isinstance(m, BasicBlock):
             torch.nn.init.zeros_(m.bn2.weight)
-    net = net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=spec.lr)
-    history = []
+    # Plain mini-batch Adam: one optimiser step per batch of stills, the held-out accuracy after each epoch.
+    cfg = TrainConfig(optimizer="adam", lr=spec.lr, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
+                      amp=False)
+
+    def held_out(model: torch.nn.Module, dev: torch.device) -> dict[str, float]:
+        acc = evaluate_backbone(model, x_te, y_te, dev)
+        return {"error_rate": 1 - acc, "clip_accuracy": acc}
+
     t1 = time.perf_counter()
-    for epoch in range(spec.epochs):
-        net.train()
-        perm = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(spec.seed * 1009 + epoch))
-        batches = [perm[i:i + spec.batch_size] for i in range(0, len(perm), spec.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:  # BN needs two samples
-            batches[-2] = torch.cat([batches[-2], batches.pop()])
-        loss_sum = correct = 0.0
-        for b in tqdm(batches, desc=f"pretrain epoch {epoch + 1}", leave=False, disable=not progress_enabled(progress)):
-            logits = net(_inputs(x_tr[b], device))
-            loss = F.cross_entropy(logits, y_tr[b].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach()) * len(b)
-            correct += int((logits.argmax(1).cpu() == y_tr[b]).sum())
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / len(x_tr), "train_accuracy": correct / len(x_tr),
-                        "test_accuracy": evaluate_backbone(net, x_te, y_te, device)})
+    out = fit_source(net, lambda dev: StillBatches(x_tr, y_tr, dev), cfg, device=device, evaluate=held_out,
+                     seqs_per_step=spec.batch_size, progress=progress)
+    history = [{"epoch": r["epoch"], "train_loss": r["train_loss"], "train_accuracy": r["train_clip_accuracy"],
+                "test_accuracy": r["test_clip_accuracy"]} for r in out.history]
     train_s = time.perf_counter() - t1
     net.cpu().eval()
     task = "shape x size" + (f" x position ({spec.position_bins}x{spec.position_bins} grid)" if spec.position_bins > 1 else "")
@@ -228,20 +227,14 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
     stills checkpoint under ``<data_dir>/pretrained/``, trained on first use.
 
     Pretraining runs on ``device`` (default CPU: bit-reproducible)."""
-    if profile == "full":
-        from .model.backbone import imagenet_weights_path
-
+    if get_profile(profile).pretrain is None:
         return Path(imagenet_weights_path())
-    from .run import default_data_dir
-
     spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
     path = Path(data_dir or default_data_dir()) / "pretrained" / checkpoint_name(spec)
-    if path.is_file():
-        try:
-            if load_meta(path).get("spec") == dataclasses.asdict(spec):
-                return path
-        except Exception:  # noqa: BLE001 - unreadable file: train again and overwrite it
-            pass
-    net, meta = train_on_stills(spec, device, progress)
-    atomic_torch_save({"model": net.state_dict(), "meta": meta}, path)
+
+    def train() -> dict[str, Any]:
+        net, meta = train_on_stills(spec, device, progress)
+        return {"model": net.state_dict(), "meta": meta}
+
+    cached(path, spec.digest(), train)
     return path

@@ -13,7 +13,7 @@ TABLE_5_9 = [
 
 def table_5_9(reproduced: float | None = None, label: str = "STRN, this reproduction"):
     """Table 5.9 as a DataFrame; with ``reproduced``, a last row for this run (appearance only)."""
-    import pandas as pd
+    import pandas as pd  # local: the thesis's numbers are readable without pandas
 
     rows = [{"method": m, "appearance": a, "motion": mo, "final": f} for m, a, mo, f in TABLE_5_9]
     if reproduced is not None:

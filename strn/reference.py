@@ -22,6 +22,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .synth import SynthSpec
+from .synth_files import MARKER
+
 # Motion -> the motion that shows the same frames in the opposite order.
 REVERSE = {"MoveLeft": "MoveRight", "MoveRight": "MoveLeft", "MoveUp": "MoveDown", "MoveDown": "MoveUp",
            "Grow": "Shrink", "Shrink": "Grow", "FadeIn": "FadeOut", "FadeOut": "FadeIn"}
@@ -48,8 +51,6 @@ def dataset_levels(root: str | Path, n_classes: int) -> dict[str, Any]:
     """The levels of the dataset folder ``root``: a synthetic set is recognised by the
     marker file its generator writes (holding its spec); anything else (UCF-101) gets
     chance only and ``single_frame_floor: None``."""
-    from .synth import MARKER, SynthSpec
-
     try:
         raw = json.loads((Path(root) / MARKER).read_text())["spec"]
         spec = SynthSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import sys
 import time
+import base64
+import html
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping
 
-from .run import REPO_ROOT, default_results_dir
+import pandas as pd
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+from . import claims, experiments
+from .paths import NOTEBOOKS_DIR, default_results_dir
+from .progress import log
+from .results import atomic_write_text, load_results
 MASTER = "00_master"
 
 
@@ -32,7 +38,7 @@ def execute(src: str | Path, dst: str | Path, parameters: Mapping[str, Any], *, 
             progress: bool = False) -> Path:
     """Execute notebook ``src`` into ``dst`` with papermill; a parameter that ``src`` does not
     declare is rejected before anything runs."""
-    import papermill as pm
+    import papermill as pm  # local: papermill and jupyter load only when notebooks are executed
 
     src, dst = Path(src), Path(dst)
     declared = set(pm.inspect_notebook(str(src)))
@@ -55,8 +61,6 @@ def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[in
     """Execute every numbered notebook (or those named) with one profile. Executed copies go
     to ``<results_dir>/executed/``. A failing notebook is recorded with its error and the
     others still run."""
-    from .progress import log
-
     results_dir = Path(results_dir or default_results_dir(profile))
     params = {"profile": profile, "device": device, "seeds": seeds, "force": force,
               "results_dir": str(results_dir), "figures_dir": str(figures_dir) if figures_dir else None,
@@ -80,8 +84,6 @@ def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[in
 
 
 def status_frame(runs: list[dict[str, Any]]):
-    import pandas as pd
-
     df = pd.DataFrame(runs)
     total = pd.DataFrame([{"notebook": "total", "status": "ok" if all(r["status"] == "ok" for r in runs) else "failed",
                            "seconds": round(sum(r["seconds"] for r in runs), 1), "error": None}])
@@ -94,11 +96,6 @@ def status_frame(runs: list[dict[str, Any]]):
 def summary(results_dir: str | Path) -> tuple[Any, Any]:
     """All experiments' tables (thesis beside reproduced) and all claim verdicts, from the
     results JSON under ``results_dir``."""
-    import pandas as pd
-
-    from . import claims, experiments
-    from .results import load_results
-
     tables, verdicts = [], []
     for key, exp in experiments.EXPERIMENTS.items():
         recs = load_results(results_dir, key) if (Path(results_dir) / key).exists() else []
@@ -117,7 +114,7 @@ def summary(results_dir: str | Path) -> tuple[Any, Any]:
 
 def export_html(executed: str | Path, html: str | Path) -> Path:
     """Render an executed notebook to a standalone HTML file (code cells hidden)."""
-    import nbformat
+    import nbformat  # local: jupyter's libraries only when notebooks are read or exported
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(executed), as_version=4)
@@ -127,8 +124,6 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "stream"]
     body, _ = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
-    from .results import atomic_write_text
-
     return atomic_write_text(html, body)
 
 
@@ -155,10 +150,6 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
 
 def environment_frame(results_dir: str | Path):
     """Where the results came from: versions, devices and commits of the stored runs."""
-    import pandas as pd
-
-    from .results import load_results
-
     rows = {}
     for r in load_results(results_dir):
         env = r.get("env", {})
@@ -174,7 +165,7 @@ def environment_frame(results_dir: str | Path):
 
 def notebook_durations(results_dir: str | Path) -> list[dict[str, Any]]:
     """Status and wall time of each executed notebook, as papermill recorded them."""
-    import nbformat
+    import nbformat  # local: jupyter's libraries only when notebooks are read or exported
 
     rows = []
     for p in sorted((Path(results_dir) / "executed").glob("*.ipynb")):
@@ -199,10 +190,6 @@ def _markdown_table(df) -> str:
 def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
     """``<results_dir>/summary.md``: every table, every claim verdict and the notebooks' wall
     times, generated from the stored results (the README links it; nothing is typed)."""
-    import pandas as pd
-
-    from .results import atomic_write_text
-
     tables, verdicts = summary(results_dir)
     runs = notebook_durations(results_dir)
     keep = [c for c in ("table", "configuration", "thesis error", "reproduced", "difference", "seeds",
@@ -215,8 +202,6 @@ def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
     if master:
         parts += [f"The latest execution of the master notebook (which executes all others, training only what "
                   f"is not stored yet) took {master['seconds']:.0f} s.", ""]
-    from .results import load_results
-
     stored = [r for r in load_results(results_dir) if "reused_from" not in r]
     if stored:
         wall = sum(float(r["cost"].get("wall_s") or 0.0) for r in stored)
@@ -231,10 +216,7 @@ def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
 def figure_gallery(figures_dir: str | Path):
     """Every PNG under ``figures_dir``, grouped by notebook, as one embedded HTML block (so
     the exported report carries the figures of all notebooks)."""
-    import base64
-    import html
-
-    from IPython.display import HTML
+    from IPython.display import HTML  # local: IPython only inside a notebook
 
     groups: dict[str, list[Path]] = {}
     for p in sorted(Path(figures_dir).glob("*.png")):
@@ -265,8 +247,6 @@ DEFAULT_CAPTION = ("Grey: the thesis's UCF-101 error; blue: this run's error, me
 
 
 def _esc(v: Any) -> str:
-    import html
-
     return html.escape(str(v))
 
 
@@ -280,8 +260,6 @@ def _converged(records: list[dict[str, Any]]) -> str:
 def experiment_table(key: str, records: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The rows of one experiment as the report shows them: row | thesis | reproduced mean ±
     std | seeds | difference | converged (strings, formatted)."""
-    from . import experiments
-
     t = experiments.summary_table(key, records)
     exp = experiments.get_experiment(key)
     rows = []
@@ -315,8 +293,6 @@ def _verdict_html(v) -> str:
 
 
 def _figure_html(path: Path) -> str:
-    import base64
-
     caption = next((c for suffix, c in CAPTIONS.items() if path.stem.endswith(suffix)), DEFAULT_CAPTION)
     data = base64.b64encode(path.read_bytes()).decode()
     return (f'<figure style="margin:8px 0"><img style="max-width:100%" alt="{_esc(path.stem)}" '
@@ -325,10 +301,6 @@ def _figure_html(path: Path) -> str:
 
 
 def _first_screen(profile: str, results_dir: Path, runs: list[dict[str, Any]] | None, verdicts) -> str:
-    from collections import Counter
-
-    from .results import load_results
-
     recs = load_results(results_dir)
     stored = [r for r in recs if "reused_from" not in r]
     datasets = sorted({(r.get("dataset") or {}).get("kind", "?") for r in recs})
@@ -357,8 +329,6 @@ def _first_screen(profile: str, results_dir: Path, runs: list[dict[str, Any]] | 
 
 def provenance_line(results_dir: str | Path) -> str:
     """The commit(s) the stored runs were made at, and whether the tree was clean."""
-    from .results import load_results
-
     commits: dict[tuple[str, bool], int] = {}
     for r in load_results(results_dir):
         env = r.get("env") or {}
@@ -375,10 +345,7 @@ def report_page(profile: str, results_dir: str | Path, figures_dir: str | Path,
     """The report's body as one HTML block: a first screen (what was run, on what, how long,
     the verdicts, provenance), then per experiment its table with the verdicts beside it and
     its figures with captions."""
-    from IPython.display import HTML
-
-    from . import claims, experiments
-    from .results import load_results
+    from IPython.display import HTML  # local: IPython only inside a notebook
 
     results_dir, figures_dir = Path(results_dir), Path(figures_dir)
     sections, all_verdicts = [], []

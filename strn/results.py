@@ -7,7 +7,7 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -29,39 +29,15 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so that a crash
-    at any moment leaves either the old file or the new one, never a truncated one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise write_error(path, e) from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` through a temporary file and a rename (checkpoints, weights, features):
-    a process killed while writing leaves the previous file intact, never a torn one."""
-    import torch
-
+def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it onto ``path``: a
+    crash at any moment leaves the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:
@@ -71,6 +47,25 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (synced to disk before the rename)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return _atomic(path, write)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` atomically (checkpoints, weights, features): a process killed while
+    writing leaves the previous file intact."""
+    import torch  # local: results files are read (report, summary) without torch
+
+    return _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
@@ -171,11 +166,11 @@ def _git(*args: str) -> str | None:
 
 def environment(device: Any = None) -> dict[str, Any]:
     """Versions, device and git state, for the ``env`` key."""
-    import torch
+    import torch  # local (both): results files are read (report, summary) without torch
     import torchvision
 
     try:
-        import av
+        import av  # local: as torch, and optional here (None when missing)
 
         av_version = av.__version__
     except ImportError:  # pragma: no cover - av is a dependency
@@ -210,3 +205,23 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
         return m, 0.0
     var = sum((v - m) ** 2 for v in vals) / (len(vals) - 1)
     return m, var ** 0.5
+
+
+def cached(path: str | Path, key: str, compute: Callable[[], dict[str, Any]], *, force: bool = False) -> dict[str, Any]:
+    """Cache-or-compute for torch files (features, pretrained and finetuned weights): the dict
+    stored at ``path`` when its ``"key"`` is ``key``; otherwise ``compute()``, stored there with
+    that key (atomically, so a killed process leaves no torn file) and returned. An unreadable
+    or stale file, or ``force``, computes again."""
+    import torch  # local: results files are read (report, summary) without torch
+
+    path = Path(path)
+    if path.is_file() and not force:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict) and obj.get("key") == key:
+                return obj
+        except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
+            pass
+    obj = dict(compute(), key=key)
+    atomic_torch_save(obj, path)
+    return obj

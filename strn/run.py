@@ -5,7 +5,7 @@ already stored for the same configuration hash is read back instead of retrained
 """
 from __future__ import annotations
 
-import os
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,23 +17,18 @@ import torch
 from . import distributed as dist
 from . import results as res
 from .config import RunConfig, config_hash
-from .convergence import convergence
-from .reference import dataset_levels
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_data_dir() -> Path:
-    """Where datasets and frame caches live: ``$STRN_DATA_DIR``, else ``<repo>/data``."""
-    return Path(os.environ.get("STRN_DATA_DIR") or REPO_ROOT / "data")
-
-
-def default_results_dir(profile: str) -> Path:
-    return REPO_ROOT / "results" / profile
-
-
-def default_figures_dir(profile: str) -> Path:
-    return REPO_ROOT / "figures" / profile
+from .data.cache import FrameCache
+from .data.datasets import SequenceDataset
+from .data.ucf101 import group_val_split, read_split
+from .model.build import build_model, connections_built
+from .paths import default_data_dir, default_results_dir
+from .pretrain import pretrained_backbone
+from .record import make_record, train_cost
+from .skips import check_skipped
+from .storage import checkpoint_bytes, probe_writable
+from .synth_files import ensure_synthetic
+from .engine import peak_memory_mb, resolve_device
+from .train import fit
 
 
 def dataset_root(cfg: RunConfig, data_dir: str | Path | None = None) -> Path:
@@ -52,8 +47,6 @@ def dataset_root(cfg: RunConfig, data_dir: str | Path | None = None) -> Path:
             raise FileNotFoundError(f"UCF-101 was not found at {root}: unpack UCF101.rar and the split lists "
                                     f"there, set $STRN_DATA_DIR to the folder holding UCF101/, or set data.root")
         return root
-    from .synth import ensure_synthetic
-
     return ensure_synthetic(cfg.profile, data_dir)
 
 
@@ -68,10 +61,6 @@ class Prepared:
 @lru_cache(maxsize=8)
 def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, val_fraction: float, seed: int,
                     on_bad_video: str, cache_dir: str, progress: bool | None, workers: int = 0) -> Prepared:
-    from .data.cache import FrameCache
-    from .data.datasets import SequenceDataset
-    from .data.ucf101 import group_val_split, read_split
-
     index = read_split(root, split)
     if val_fraction > 0:
         index = group_val_split(index, val_fraction, seed)
@@ -79,9 +68,8 @@ def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, v
     # A first run decodes every video: with loader workers configured, as many processes share it.
     cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset("test")], rate, size,
                workers=workers, progress=progress is not False)
-    # Crops are taken in the training loop (seeded per micro-batch), so the datasets
-    # return whole resized frames: crop == size, no random transform here.
-    kw = dict(rate=rate, seq_len=seq_len, size=size, crop=size, train=False, cache=cache, on_bad_video=on_bad_video)
+    # Crops are taken in the training loop (seeded per micro-batch): the datasets return whole resized frames.
+    kw = dict(rate=rate, seq_len=seq_len, size=size, cache=cache, on_bad_video=on_bad_video)
     train = SequenceDataset(index, "train", **kw)
     test = SequenceDataset(index, "test", **kw)
     return Prepared(index, train, test, list(index.classes))
@@ -101,16 +89,12 @@ def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:
     for ``full``), trained once and cached. Anything else is passed on unchanged."""
     if cfg.model.weights != "pretrained":
         return cfg.model.weights
-    from .pretrain import pretrained_backbone
-
     m = cfg.model
     size = cfg.data.crop
     return str(pretrained_backbone(cfg.profile, data_dir, backbone=m.backbone, width=m.width, size=size))
 
 
 def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) -> torch.nn.Module:
-    from .model.build import build_model
-
     m = cfg.model
     return build_model(m.kind, num_classes=num_classes, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
                        connection=m.connection, positions=m.positions, special3=m.special3,
@@ -120,8 +104,6 @@ def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) 
 def planned_connections(cfg: RunConfig) -> list[dict[str, Any]]:
     """The connections this code builds for ``cfg`` (model made on the meta device: no memory,
     no weights), as ``record["model"]["connections_built"]``."""
-    from .model.build import build_model, connections_built
-
     m = cfg.model
     with torch.device("meta"):
         model = build_model(m.kind, num_classes=2, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
@@ -146,11 +128,6 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         force: bool = False, table: str | None = None, thesis: float | None = None,
         progress: bool | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration with one seed; write and return its record."""
-    from .model.build import connections_built
-    from .skips import check_skipped
-    from .storage import checkpoint_bytes, probe_writable
-    from .train import fit, peak_memory_mb, resolve_device
-
     results_dir = Path(results_dir or default_results_dir(cfg.profile))
     if not force:
         cached = _if_built_alike(res.find_cached(results_dir, cfg), cfg)
@@ -183,38 +160,14 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
     out = fit(model, data.train, data.test, cfg.train, n_test_videos=len(data.test.videos),
               num_classes=len(data.classes), crop=cfg.data.crop, flip=cfg.data.flip, device=device,
               checkpoint=ckpt, config_hash=h, num_workers=cfg.data.num_workers, progress=progress, wall_t0=t0)
-    metrics = dict(out.metrics)
-    metrics["per_class_accuracy"] = dict(zip(data.classes, metrics["per_class_accuracy"]))
-    metrics["history"] = out.history
-    # The verdict and its evidence (strn/convergence.py); readers use metrics["converged"].
-    metrics["convergence"] = convergence(out.history)
-    metrics["converged"] = metrics["convergence"]["converged"]
-    record = {
-        "schema_version": res.SCHEMA_VERSION,
-        "experiment": cfg.experiment,
-        "name": cfg.name,
-        "table": table,
-        "config": cfg.to_dict(),
-        "config_hash": h,
-        "profile": cfg.profile,
-        "dataset": {"kind": cfg.data.dataset, "root": str(data.index.root), "classes": data.classes,
-                    "n_train_videos": len(data.train.videos), "n_test_videos": len(data.test.videos),
-                    "n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
-                    "n_padded_videos": int(data.train.n_padded + data.test.n_padded),
-                    # chance_error and single_frame_floor (strn/reference.py): the tables' reference lines
-                    **dataset_levels(data.index.root, len(data.classes))},
-        "split": cfg.data.split,
-        "seed": cfg.train.seed,
-        "metrics": metrics,
+    record = make_record(
+        cfg, data, table=table, thesis=thesis, metrics=out.metrics, history=out.history, device=device,
+        dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
+                 "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
         # wall_s: this process plus the earlier ones of a resumed run (their time up to their last checkpoint)
-        "cost": {"wall_s": time.perf_counter() - t0 + out.prior_wall_seconds, "train_s": out.train_seconds,
-                 "train_frames_per_s": out.frames_trained / out.train_seconds if out.train_seconds else None,
-                 "optimizer_steps": out.steps, "peak_memory_mb": peak_memory_mb(device), "device": str(device)},
-        "model": {"connections_built": connections_built(model)},
-        "thesis": thesis,
-        "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
-        "env": res.environment(device),
-    }
+        cost=train_cost(t0, out.train_seconds, out.frames_trained, out.steps, device,
+                        prior_wall_s=out.prior_wall_seconds, peak_memory_mb=peak_memory_mb(device)),
+        connections_built=connections_built(model))
     check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
     if dist.is_main():  # under torchrun every rank trained the same model; one file is written
         res.save_result(results_dir, cfg, record)
@@ -229,8 +182,6 @@ class IncompleteResultError(RuntimeError):
 
 def check_whole(record: dict[str, Any], *, n_listed_test: int, n_skipped_test: int) -> None:
     """Raise :class:`IncompleteResultError` unless the record may be stored."""
-    import math
-
     m = record["metrics"]
     n_eval = int(m.get("n_videos", 0))
     where = f"{record['experiment']}/{record['name']} (data {record['dataset']['root']})"

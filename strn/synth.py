@@ -24,32 +24,24 @@ Why it makes the study meaningful:
   shape always has <= 10 frames), so one sampled frame at r=10 and padding is exercised.
 
 Frames are a deterministic function of the seed; the file bytes may differ with the
-encoder version, the decoded frames are what tests compare.
+encoder version, the decoded frames are what tests compare. This module draws the clips;
+`strn.synth_files` writes them as files and installs a profile's set.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
-import av
 import numpy as np
-from tqdm import tqdm
 
-from strn.progress import quiet
+from .profiles import PROFILES as profile_table
 
 # Bump when the generator changes what it writes: it is part of the marker hash, so an
 # existing synthetic folder is regenerated instead of silently reused.
 GENERATOR_VERSION = 2
-MARKER = ".strn_synthetic.json"
 
 SHAPES: tuple[str, ...] = ("Circle", "Square", "Triangle", "Cross")
 # Bright, distinct colours per shape (a second cue of the shape, not of the direction).
@@ -134,29 +126,15 @@ class SynthSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-PROFILES: dict[str, SynthSpec] = {
-    "smoke": SynthSpec(n_shapes=2, motions=("MoveLeft", "MoveRight"), n_groups=6,
-                       clips_per_group=(2, 2), size=32, min_frames=30, max_frames=60,
-                       short_fraction=0.15, speed=(0.016, 0.031)),
-    # Translation (left/right) and fading (in/out): two kinds of temporal cue, each pair of
-    # classes identical frame by frame but for the order. Faster than the default so that
-    # the motion between sampled frames is clear at r = 2 (> 1.5 px) and unambiguous at
-    # r = 15 (< half the width); clips of at most 100 frames, so fades are not too slow.
-    # 27 groups of one clip (issue 15): the same number of videos as 9 groups of 2-4, over
-    # three times as many scenes, so that what one frame shows generalises to unseen groups
-    # (measured: results/calibration/demo.json, docs/STUDY.md "Demo calibration").
-    "demo": SynthSpec(motions=("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), max_frames=100,
-                      speed=(0.012, 0.024), n_groups=27, clips_per_group=(1, 1)),
-}
+# The presets of the profiles that have a synthetic set; their values live in strn/profiles.py.
+PROFILES: dict[str, SynthSpec] = {p.name: SynthSpec(**p.synth) for p in profile_table.values() if p.synth is not None}
 
 
 def spec_for_profile(profile: str) -> SynthSpec:
-    """The synthetic preset of a profile ("smoke" or "demo")."""
-    try:
-        return PROFILES[profile]
-    except KeyError:
-        raise ValueError(f"no synthetic preset for profile {profile!r}; "
-                         f"allowed: {', '.join(PROFILES)}") from None
+    """The synthetic preset of a profile (those of strn/profiles.py with a ``synth`` entry)."""
+    if profile not in PROFILES:
+        raise ValueError(f"no synthetic preset for profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    return PROFILES[profile]
 
 
 # ----------------------------------------------------------------------------- clips
@@ -322,133 +300,8 @@ def clip_frames(spec: SynthSpec, params: ClipParams) -> np.ndarray:
     return out
 
 
-# ----------------------------------------------------------------------------- files
-
-
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 25) -> None:
-    """Write (N, H, W, 3) uint8 RGB frames as MPEG-4 part 2 in AVI (UCF-101 is Xvid)."""
-    n, h, w, _ = frames.shape
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.bit_rate = max(200_000, 4 * w * h * fps)  # high quality at any size
-        stream.codec_context.codec_tag = "XVID"
-        for img in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        container.mux(stream.encode())
-
-
-def split_test_groups(n_groups: int, split: int) -> range:
-    """1-based test groups of split 1..3: a contiguous third, as UCF-101 (1-7, 8-14, 15-21)."""
-    per = n_groups // 3
-    return range((split - 1) * per + 1, split * per + 1)
-
-
-def _clip_counts(spec: SynthSpec) -> dict[tuple[str, int], int]:
+def clip_counts(spec: SynthSpec) -> dict[tuple[str, int], int]:
     """Clips per (shape, group): shared by the motions of a shape (see sample_clip)."""
     lo, hi = spec.clips_per_group
     return {(s, g): int(_rng(spec.seed, SHAPES.index(s), g, 0).integers(lo, hi + 1))
             for s in SHAPES[: spec.n_shapes] for g in range(1, spec.n_groups + 1)}
-
-
-def _write_lists(lists_dir: Path, spec: SynthSpec, names: list[tuple[str, str, int]]) -> None:
-    """classInd, trainlist0k (label 1-based) and testlist0k (no label), CRLF like UCF."""
-    lists_dir.mkdir(parents=True, exist_ok=True)
-    classes = spec.classes
-    lines = [f"{i + 1} {c}" for i, c in enumerate(classes)]
-    (lists_dir / "classInd.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())
-    for split in (1, 2, 3):
-        test_groups = set(split_test_groups(spec.n_groups, split))
-        train = [f"{rel} {classes.index(c) + 1}" for c, rel, g in names if g not in test_groups]
-        test = [rel for c, rel, g in names if g in test_groups]
-        for name, rows in ((f"trainlist0{split}.txt", train), (f"testlist0{split}.txt", test)):
-            (lists_dir / name).write_bytes(("\r\n".join(rows) + "\r\n").encode())
-
-
-def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True) -> Path:
-    """Write the set described by ``spec`` under ``root`` in UCF-101's layout.
-
-    ``root/UCF-101/<Class>/v_<Class>_gGG_cCC.avi`` and ``root/ucfTrainTestlist/``.
-    Returns ``root``. Existing files of the same names are overwritten.
-    """
-    root = Path(root)
-    videos_dir = root / "UCF-101"
-    counts = _clip_counts(spec)
-    jobs: list[tuple[str, str, int, int]] = []  # (shape, motion, group, clip)
-    for cls in spec.classes:
-        shape = next(s for s in SHAPES if cls.startswith(s))
-        motion = cls[len(shape):]
-        for g in range(1, spec.n_groups + 1):
-            jobs += [(shape, motion, g, c) for c in range(1, counts[(shape, g)] + 1)]
-    names: list[tuple[str, str, int]] = []
-    for shape, motion, g, c in tqdm(jobs, desc="synthetic videos", disable=quiet(progress)):
-        cls = shape + motion
-        rel = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
-        (videos_dir / cls).mkdir(parents=True, exist_ok=True)
-        write_video(videos_dir / rel, clip_frames(spec, sample_clip(spec, shape, motion, g, c)),
-                    fps=spec.fps)
-        names.append((cls, rel, g))
-    _write_lists(root / "ucfTrainTestlist", spec, names)
-    return root
-
-
-def _marker_ok(folder: Path, spec: SynthSpec) -> bool:
-    try:
-        return json.loads((folder / MARKER).read_text())["digest"] == spec.digest()
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
-    """``data_dir/synthetic-<profile>/``, generated on first use and reused afterwards.
-
-    The set is written into a private temporary folder whose marker file (spec + digest)
-    is written last; the folder is then renamed into place. So a crash never leaves a
-    folder that looks complete, two processes never write into the same folder, and a
-    changed spec or generator version (different digest) regenerates the set.
-    """
-    spec = spec_for_profile(profile)
-    data_dir = Path(data_dir)
-    target = data_dir / f"synthetic-{profile}"
-    if _marker_ok(target, spec):
-        return target
-    if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target} exists, is not empty and was not written by "
-                              f"strn's generator (no {MARKER}); move it away and retry")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    # One writer at a time (an exclusive lock on a file beside the set): a second process
-    # waits, then finds the first one's valid set and uses it. A valid set is never moved
-    # aside; only a stale one (other digest) is, and only while holding the lock.
-    with _install_lock(data_dir / f".synthetic-{profile}.lock"):
-        if not _marker_ok(target, spec):
-            _write_and_install(profile, spec, data_dir, target)
-    return target
-
-
-@contextlib.contextmanager
-def _install_lock(path: Path):
-    with open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Path) -> None:
-    """Write the set into a private folder, marker last, then rename it onto ``target``
-    (called with the install lock held, so no valid set is ever moved aside)."""
-    tmp = data_dir / f".synthetic-{profile}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        write_synthetic(tmp, spec)
-        marker = {"profile": profile, "digest": spec.digest(),
-                  "generator_version": GENERATOR_VERSION, "spec": json.loads(spec.to_json())}
-        (tmp / (MARKER + ".tmp")).write_text(json.dumps(marker, indent=1))
-        os.replace(tmp / (MARKER + ".tmp"), tmp / MARKER)
-        if target.exists():  # stale (other digest) or empty: move aside, then delete
-            trash = data_dir / f".synthetic-{profile}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

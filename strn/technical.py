@@ -16,22 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-
-# Sizes per profile: smoke runs in well under 3 s on one CPU thread.
-_SIZES = {
-    "smoke": {"n_points": 256, "hidden": 16, "full_steps": 120, "mini_epochs": 12, "batch": 32,
-              "rnn_T": 20, "rnn_hidden": 32, "rnn_seeds": 3},
-    "demo": {"n_points": 512, "hidden": 32, "full_steps": 200, "mini_epochs": 20, "batch": 32,
-             "rnn_T": 50, "rnn_hidden": 64, "rnn_seeds": 5},
-}
-_SIZES["full"] = _SIZES["demo"]
+from .profiles import get_profile
 
 
 def sizes(profile: str) -> dict[str, int]:
-    """Problem sizes of a profile ("full" uses demo's: nothing here needs a GPU)."""
-    if profile not in _SIZES:
-        raise ValueError(f"unknown profile {profile!r}; allowed: {', '.join(_SIZES)}")
-    return dict(_SIZES[profile])
+    """Problem sizes of a profile: its ``technical`` entry in strn/profiles.py."""
+    return dict(get_profile(profile).technical)
 
 
 # ------------------------------------------------------------------ activations (Fig. 3.2)

@@ -1,6 +1,7 @@
 """The `strn` command line: exit codes and messages a user sees."""
 from strn.cli import main, parse_sets
-from strn.synth import spec_for_profile, write_synthetic
+from strn.synth import spec_for_profile
+from strn.synth_files import write_synthetic
 
 
 def test_check_data_exit_status(tmp_path, capsys):

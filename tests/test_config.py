@@ -86,7 +86,7 @@ def test_lr_schedule_keeps_old_hashes_and_changes_new_ones():
 
 
 def test_cosine_schedule_decays_to_zero_and_constant_is_flat():
-    from strn.train import scheduled_lr
+    from strn.engine import scheduled_lr
 
     cos = make_config("smoke", {"train": {"lr_schedule": "cosine", "lr": 1e-3}}).train
     const = make_config("smoke", {"train": {"lr": 1e-3}}).train
@@ -94,3 +94,25 @@ def test_cosine_schedule_decays_to_zero_and_constant_is_flat():
     assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5e-4) and lrs[10] == pytest.approx(0.0, abs=1e-12)
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
     assert {scheduled_lr(const, s, 10) for s in range(11)} == {1e-3}
+
+
+def test_digest_is_canonical_json():
+    from strn.digest import digest
+
+    assert digest({"a": 1, "b": [1, 2]}) == digest({"b": [1, 2], "a": 1}) != digest({"a": 1, "b": [2, 1]})
+    assert len(digest({}, 12)) == 12 and digest({}, 12) == digest({})[:12]
+
+
+def test_profile_table_is_the_one_source_of_profile_facts():
+    from strn import synth
+    from strn.profiles import PROFILES, get_profile
+
+    for name, p in PROFILES.items():
+        cfg = make_config(name, {"data": {"dataset": "ucf101"}} if p.synth is None else {})
+        assert cfg.train.lr == p.base["train"]["lr"] and cfg.model.width == p.base["model"]["width"]
+        assert (name in synth.PROFILES) == (p.synth is not None)
+    assert synth.spec_for_profile("smoke").size == get_profile("smoke").synth["size"]
+    with pytest.raises(ValueError, match="strn/profiles.py"):
+        get_profile("huge")
+    with pytest.raises(ConfigError, match="'full' runs on UCF-101"):
+        make_config("full", {"data": {"dataset": "synthetic"}})

@@ -1,4 +1,4 @@
-"""SequenceDataset, transforms, loader determinism, bad videos."""
+"""SequenceDataset, the crop/flip/normalise path, bad videos."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from strn.data.cache import FrameCache
-from strn.data.datasets import SequenceDataset, make_loader
-from strn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalize, \
-    train_transform
+from strn.data.datasets import SequenceDataset
+from strn.data.transforms import IMAGENET_MEAN, IMAGENET_STD, crop_batch, normalize
 from strn.data.ucf101 import read_split
 from strn.data.video import VideoReadError
 from tests._data_helpers import make_layout, tiny_video
@@ -25,7 +24,7 @@ def layout(tmp_path_factory):
 
 
 def make(layout, tmp_path, **kw) -> SequenceDataset:
-    args = dict(rate=10, seq_len=2, size=16, crop=12, train=False,
+    args = dict(rate=10, seq_len=2, size=16,
                 cache=FrameCache(tmp_path / "cache"), progress=False)
     args.update(kw)
     return SequenceDataset(read_split(layout, 1), "train", **args)
@@ -39,7 +38,7 @@ def test_sequences_labels_and_padding(layout, tmp_path):
     short = next(i for i, v in enumerate(ds.videos) if v.path == "A/v_A_g02_c01.avi")
     assert (short, (0, 0)) in ds.sequences
     frames, label, vid = ds[0]
-    assert frames.dtype == torch.uint8 and frames.shape == (2, 3, 12, 12)
+    assert frames.dtype == torch.uint8 and frames.shape == (2, 3, 16, 16)  # whole frames: the engine crops
     assert label == ds.videos[vid].label
     # frame 10 of the video (sampled index 1) is brighter than frame 0 (index code)
     assert frames[1].float().mean() > frames[0].float().mean() + 40
@@ -56,7 +55,7 @@ def test_bad_videos_skipped_with_reason_or_raised(tmp_path):
     (vids / "v_A_g03_c01.avi").write_bytes(b"")
     (vids / "v_A_g04_c01.avi").write_bytes(b"\x00" * 10)
     idx = read_split(root, 1, check_files=False)
-    ds = SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+    ds = SequenceDataset(idx, "train", rate=5, seq_len=2, size=16,
                          cache=FrameCache(tmp_path / "c"), progress=False)
     reasons = {s["path"]: s["reason"] for s in ds.skipped}
     assert set(reasons) == {"A/v_A_g02_c01.avi", "A/v_A_g03_c01.avi", "A/v_A_g04_c01.avi"}
@@ -65,33 +64,33 @@ def test_bad_videos_skipped_with_reason_or_raised(tmp_path):
     # a listed file that is absent is an error at indexing, never a skip (issue #14)
     (vids / "v_A_g04_c01.avi").unlink()
     with pytest.raises(FileNotFoundError, match="v_A_g04_c01.avi is listed in the train split .* does not exist"):
-        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16,
                         cache=FrameCache(None), progress=False)
     (vids / "v_A_g04_c01.avi").write_bytes(b"\x00" * 10)
     with pytest.raises(VideoReadError):
-        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16, crop=16, train=True,
+        SequenceDataset(idx, "train", rate=5, seq_len=2, size=16,
                         cache=FrameCache(None), on_bad_video="raise", progress=False)
 
 
-def test_train_transform_same_crop_for_all_frames():
+def test_crop_batch_same_window_for_all_frames_of_a_sequence():
     # frame t holds a gradient shifted by t: the same crop keeps the shift per frame
     base = torch.arange(20 * 20, dtype=torch.int64).view(20, 20) % 200
-    frames = torch.stack([(base + 10 * t).to(torch.uint8).expand(3, 20, 20) for t in range(3)])
+    seq = torch.stack([(base + 10 * t).to(torch.uint8).expand(3, 20, 20) for t in range(3)])
+    batch = seq.unsqueeze(0).expand(4, -1, -1, -1, -1)  # (B=4, T=3, 3, 20, 20)
     g = torch.Generator().manual_seed(0)
-    crops = {tuple(train_transform(frames, 8, g)[0, 0, 0, :2].tolist()) for _ in range(20)}
-    assert len(crops) > 3  # crops are random ...
-    for _ in range(20):
-        out = train_transform(frames, 8, g, flip=True)
-        assert out.shape == (3, 3, 8, 8)
-        # ... but identical across the frames of a sequence (flip included)
-        assert torch.equal(out[1].long() - out[0].long(), torch.full((3, 8, 8), 10))
-    flipped = [train_transform(frames, 20, torch.Generator().manual_seed(s), flip=True)
-               for s in range(10)]
-    assert any(torch.equal(f, frames.flip(-1)) for f in flipped)
-    assert any(torch.equal(f, frames) for f in flipped)
-    assert all(torch.equal(train_transform(frames, 20, torch.Generator().manual_seed(s)), frames)
-               for s in range(10))  # flip off by default
-    assert torch.equal(eval_transform(frames, 10), frames[:, :, 5:15, 5:15])
+    out = crop_batch(batch, 8, g, flip=True)
+    assert out.shape == (4, 3, 3, 8, 8)
+    for b in range(4):  # identical across the frames of a sequence (flip included)
+        assert torch.equal(out[b, 1].long() - out[b, 0].long(), torch.full((3, 8, 8), 10))
+    corners = {tuple(crop_batch(batch, 8, torch.Generator().manual_seed(s))[b, 0, 0, 0, :2].tolist())
+               for s in range(5) for b in range(4)}
+    assert len(corners) > 3  # random per sequence and seed
+    flipped = crop_batch(batch, 20, torch.Generator().manual_seed(1), flip=True)
+    assert {torch.equal(f, seq.flip(-1)) for f in flipped} == {True, False}  # some sequences mirrored
+    assert torch.equal(crop_batch(batch, 20, torch.Generator().manual_seed(1)), batch)  # flip off by default
+    assert torch.equal(crop_batch(batch, 10, None), batch[..., 5:15, 5:15])  # no generator: central
+    again = crop_batch(batch, 8, torch.Generator().manual_seed(0), flip=True)
+    assert torch.equal(again, out)  # a pure function of the generator's seed
 
 
 def test_normalize():
@@ -102,33 +101,11 @@ def test_normalize():
         assert torch.allclose(y[:, :, c], torch.tensor((1 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]))
 
 
-def order(loader) -> list[int]:
-    return [int(i) for _, _, vid in loader for i in vid]
-
-
-def test_loader_is_deterministic(layout, tmp_path):
-    ds = make(layout, tmp_path, seq_len=1, train=True)
-    a = order(make_loader(ds, 3, shuffle=True, seed=5))
-    b = order(make_loader(ds, 3, shuffle=True, seed=5))
-    assert a == b and sorted(a) == sorted(v for v, _ in ds.sequences)
-    assert any(order(make_loader(ds, 3, shuffle=True, seed=s)) != a for s in range(6, 12))
-    frames, labels, vids = next(iter(make_loader(ds, 4, shuffle=False, seed=0)))
-    assert frames.shape == (4, 1, 3, 12, 12) and frames.dtype == torch.uint8
-
-    def crops(ds_, workers):
-        loader = make_loader(ds_, 2, shuffle=True, seed=3, num_workers=workers)
-        return torch.cat([f for f, _, _ in loader])
-
-    fresh = lambda: make(layout, tmp_path, seq_len=1, train=True)  # noqa: E731
-    assert torch.equal(crops(fresh(), 0), crops(fresh(), 0))
-    assert torch.equal(crops(fresh(), 2), crops(fresh(), 2))
-
-
-def test_dataset_pickles_without_generator(layout, tmp_path):
+def test_items_are_whole_frames_and_the_dataset_pickles(layout, tmp_path):
     import pickle
 
-    ds = make(layout, tmp_path, train=True)
-    a = ds[0][0]
-    copy = pickle.loads(pickle.dumps(ds))
-    assert copy._rng is None and len(copy) == len(ds)
-    assert torch.equal(copy[0][0], a)  # same seed, fresh generator: same first crop
+    ds = make(layout, tmp_path)
+    frames, label, vid = ds[0]
+    assert frames.shape == (2, 3, 16, 16) and frames.dtype == torch.uint8  # crops come later, in the engine
+    copy = pickle.loads(pickle.dumps(ds))  # what a DataLoader worker started by "spawn" gets
+    assert len(copy) == len(ds) and torch.equal(copy[0][0], frames)

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from strn import plots, synth
+from strn import plots, synth, synth_files
 from strn.data import stats
 from strn.data.datasets import SequenceDataset
 from strn.data.cache import FrameCache
@@ -19,7 +19,7 @@ from strn.data.video import count_frames, n_sampled
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    return synth.write_synthetic(tmp_path_factory.mktemp("synth"), synth.spec_for_profile("smoke"), progress=False)
+    return synth_files.write_synthetic(tmp_path_factory.mktemp("synth"), synth.spec_for_profile("smoke"), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_lengths_sequences_and_padding(root, st):
 
 def test_sequences_agree_with_the_training_dataset(root, st, tmp_path):
     index = read_split(root, 1)
-    ds = SequenceDataset(index, "test", rate=10, seq_len=2, size=32, crop=32, train=False,
+    ds = SequenceDataset(index, "test", rate=10, seq_len=2, size=32,
                          cache=FrameCache(tmp_path / "cache"), progress=False)
     assert len(ds) == st.splits[1]["test"]["sequences"]
     assert ds.n_padded == st.splits[1]["test"]["padded"]

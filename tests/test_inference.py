@@ -10,7 +10,7 @@ import strn
 from strn.cli import main
 from strn.config import make_config
 from strn.run import checkpoint_path, run
-from strn.train import epoch_log_path
+from strn.engine import epoch_log_path
 
 
 @pytest.fixture(scope="module")

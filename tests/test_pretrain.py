@@ -62,9 +62,7 @@ def test_pretrained_backbone_beats_random_and_is_cached(tmp_path, monkeypatch):
 
 
 def test_full_profile_uses_imagenet_not_stills(tmp_path, monkeypatch):
-    import strn.model.backbone as bb
-
-    monkeypatch.setattr(bb, "imagenet_weights_path", lambda: str(tmp_path / "resnet50-0676ba61.pth"))
+    monkeypatch.setattr(pretrain, "imagenet_weights_path", lambda: str(tmp_path / "resnet50-0676ba61.pth"))
     assert pretrain.pretrained_backbone("full", tmp_path).name == "resnet50-0676ba61.pth"
     assert not (tmp_path / "pretrained").exists()
 

@@ -9,7 +9,7 @@ from strn.run import IncompleteResultError, check_whole
 
 _RACE = r"""
 import sys
-from strn.synth import ensure_synthetic, MARKER
+from strn.synth_files import ensure_synthetic, MARKER
 from strn.data.ucf101 import read_split
 root = ensure_synthetic("smoke", sys.argv[1])
 import time

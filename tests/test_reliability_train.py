@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.train import PREEMPT_EXIT, fit
+from strn.engine import PREEMPT_EXIT
+from strn.train import fit
 from tests._toy import ToyDataset, ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")

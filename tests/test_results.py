@@ -71,3 +71,24 @@ def test_mean_std():
 def test_environment_names_versions():
     env = res.environment("cpu")
     assert {"python", "torch", "torchvision", "av", "device", "git_commit", "git_dirty"} <= set(env)
+
+
+def test_cached_computes_once_and_again_on_a_new_key_force_or_a_torn_file(tmp_path):
+    import torch
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.arange(3) * len(calls)}
+
+    p = tmp_path / "c" / "a.pt"
+    a = res.cached(p, "k1", compute)
+    b = res.cached(p, "k1", compute)
+    assert len(calls) == 1 and b["key"] == "k1" and torch.equal(a["x"], b["x"])
+    assert torch.equal(res.cached(p, "k2", compute)["x"], torch.arange(3) * 2)  # another key: computed again
+    res.cached(p, "k2", compute, force=True)
+    assert len(calls) == 3
+    p.write_bytes(b"torn")  # unreadable: computed again, never an error
+    assert res.cached(p, "k2", compute)["key"] == "k2" and len(calls) == 4
+    assert not [q for q in p.parent.iterdir() if q.name.endswith(".tmp")]  # written atomically

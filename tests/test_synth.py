@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 import strn.synth as synth
+import strn.synth_files as synth_files
 from strn.data.ucf101 import group_overlap, read_split
 from strn.data.video import count_frames, decode_sampled
-from strn.synth import (MOTIONS, OPACITY_RANGE, RADIUS_RANGE, SynthSpec, opacities, clip_frames, ensure_synthetic, positions, radii,
-                        render_frame, render_scene, sample_clip, spec_for_profile,
-                        split_test_groups, write_synthetic)
+from strn.synth import (MOTIONS, OPACITY_RANGE, RADIUS_RANGE, SynthSpec, opacities, clip_frames, positions, radii,
+                        render_frame, render_scene, sample_clip, spec_for_profile)
+from strn.synth_files import ensure_synthetic, split_test_groups, write_synthetic
 
 SMOKE = spec_for_profile("smoke")
 
@@ -134,13 +135,13 @@ def test_ensure_synthetic_once_then_reused_and_regenerated(tmp_path, monkeypatch
                                max_frames=31)
     monkeypatch.setitem(synth.PROFILES, "smoke", tiny)
     calls = []
-    real = synth.write_synthetic
-    monkeypatch.setattr(synth, "write_synthetic",
+    real = synth_files.write_synthetic
+    monkeypatch.setattr(synth_files, "write_synthetic",
                         lambda root, spec, **kw: calls.append(spec) or real(root, spec,
                                                                            progress=False))
     root = ensure_synthetic("smoke", tmp_path)
     assert root == tmp_path / "synthetic-smoke" and len(calls) == 1
-    marker = json.loads((root / synth.MARKER).read_text())
+    marker = json.loads((root / synth_files.MARKER).read_text())
     assert marker["digest"] == tiny.digest() and marker["spec"]["n_groups"] == 3
     assert read_split(root, 1).entries
     assert ensure_synthetic("smoke", tmp_path) == root and len(calls) == 1
@@ -149,7 +150,7 @@ def test_ensure_synthetic_once_then_reused_and_regenerated(tmp_path, monkeypatch
     monkeypatch.setitem(synth.PROFILES, "smoke", changed)
     ensure_synthetic("smoke", tmp_path)
     assert len(calls) == 2
-    assert json.loads((root / synth.MARKER).read_text())["digest"] == changed.digest()
+    assert json.loads((root / synth_files.MARKER).read_text())["digest"] == changed.digest()
 
 
 def test_ensure_synthetic_refuses_foreign_folder(tmp_path):

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.train import NonFiniteLossError, TrainState, epoch_plan, evaluate, fit, step_size, train_one_epoch
+from strn.checkpoint import TrainState
+from strn.engine import NonFiniteLossError, epoch_plan, step_size
+from strn.train import evaluate, fit, train_one_epoch
 from tests._toy import ToyDataset, ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")

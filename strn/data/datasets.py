@@ -1,4 +1,4 @@
-"""Torch Dataset of sequences (STUDY §2) and a deterministic loader factory.
+"""Torch Dataset of sequences (STUDY §2).
 
 A video's sampled frames are cut into non-overlapping windows of T (``sequence_windows``);
 each window is one item with the video's label. Videos that cannot be read are skipped
@@ -11,11 +11,10 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from strn.data.cache import FrameCache
-from strn.data.transforms import eval_transform, train_transform
 from strn.data.ucf101 import SplitIndex, VideoEntry
 from strn.data.video import VideoReadError, sequence_windows
 from strn.progress import quiet
@@ -24,34 +23,28 @@ from strn.progress import quiet
 class SequenceDataset(Dataset):
     """All sequences of all readable videos of one subset.
 
-    Item: (frames uint8 (T, 3, crop, crop), label, video_idx) where ``video_idx`` indexes
+    Item: (frames uint8 (T, 3, size, size), label, video_idx) where ``video_idx`` indexes
     ``.videos``. Attributes: ``.videos`` (entries used), ``.sequences`` ((video_idx,
     window) pairs), ``.skipped`` ([{"path", "reason"}]), ``.n_padded`` (videos shorter
     than T sampled frames). Building it reads every video once through ``cache``, which
     fills the cache: later epochs and later datasets of the same setting decode nothing.
 
-    Train crops/flips come from a generator per process: seeded with ``seed`` in the main
-    process, and with the worker seed (derived by DataLoader from its own generator, see
-    ``make_loader``) in a worker, so runs are reproducible with any ``num_workers``.
+    Items are whole resized frames: crops and flips are drawn in the training loop
+    (`strn.data.transforms.crop_batch`, seeded per micro-batch), not here.
     """
 
     def __init__(self, index: SplitIndex, subset: str, *, rate: int, seq_len: int, size: int,
-                 crop: int, train: bool, cache: FrameCache, on_bad_video: str = "skip",
-                 flip: bool = False, seed: int = 0, progress: bool = True) -> None:
+                 cache: FrameCache, on_bad_video: str = "skip", progress: bool = True) -> None:
         if on_bad_video not in ("skip", "raise"):
             raise ValueError(f"on_bad_video must be 'skip' or 'raise', got {on_bad_video!r}")
-        if crop > size:
-            raise ValueError(f"crop {crop} larger than frame size {size}")
         self.index, self.subset = index, subset
-        self.rate, self.seq_len, self.size, self.crop = rate, seq_len, size, crop
-        self.train, self.cache, self.flip, self.seed = train, cache, flip, seed
+        self.rate, self.seq_len, self.size = rate, seq_len, size
+        self.cache = cache
         self.videos: list[VideoEntry] = []
         self._paths: list[str] = []  # the file of each entry of .videos, made once (items are read often)
         self.sequences: list[tuple[int, tuple[int, ...]]] = []
         self.skipped: list[dict[str, str]] = []
         self.n_padded = 0
-        self._rng: torch.Generator | None = None
-        self._rng_owner: tuple[int, int | None] | None = None
         entries = index.subset(subset)
         bar = tqdm(entries, desc=f"index {subset} videos", disable=quiet(progress))
         for entry in bar:
@@ -82,43 +75,11 @@ class SequenceDataset(Dataset):
         """Label of every video in ``.videos`` (video-level evaluation needs them)."""
         return [v.label for v in self.videos]
 
-    def __getstate__(self) -> dict:
-        # Workers started by "spawn" get a copy without the parent's generator.
-        state = self.__dict__.copy()
-        state["_rng"] = state["_rng_owner"] = None
-        return state
-
-    def _generator(self) -> torch.Generator:
-        """This process's crop generator (recreated in each new DataLoader worker)."""
-        info = get_worker_info()
-        owner = (os.getpid(), None if info is None else info.seed)
-        if self._rng is None or self._rng_owner != owner:
-            self._rng = torch.Generator().manual_seed(self.seed if info is None else info.seed)
-            self._rng_owner = owner
-        return self._rng
-
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         video_idx, window = self.sequences[i]
         entry = self.videos[video_idx]
         frames = self.cache.get(self._paths[video_idx], self.rate, self.size)
         # Fancy indexing copies out of the read-only memmap; padding repeats indices.
         clip = torch.from_numpy(np.ascontiguousarray(frames[list(window)])).permute(0, 3, 1, 2)
-        if self.train:
-            clip = train_transform(clip, self.crop, self._generator(), flip=self.flip)
-        else:
-            clip = eval_transform(clip, self.crop)
         return clip, entry.label, video_idx
 
-
-def make_loader(ds: Dataset, batch_size: int, *, shuffle: bool, seed: int,
-                num_workers: int = 0, drop_last: bool = False) -> DataLoader:
-    """DataLoader whose order (and worker seeds) come from a generator seeded by ``seed``.
-
-    Batches: frames (B, T, 3, H, W) uint8, labels (B,), video indices (B,). Memory is
-    pinned when CUDA is present so ``normalize``'s non-blocking copy overlaps compute.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=gen,
-                      num_workers=num_workers, drop_last=drop_last,
-                      pin_memory=torch.cuda.is_available(),
-                      persistent_workers=num_workers > 0)

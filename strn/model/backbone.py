@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torchvision.models import ResNet50_Weights
 from torchvision.models import resnet as tv_resnet
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
@@ -141,8 +142,6 @@ def imagenet_weights_path(which: str = "imagenet") -> str:
     torch hub checkpoints folder. Missing, it is downloaded through torchvision's weights API
     (hash-checked); where that fails (offline), FileNotFoundError says which file to put where.
     """
-    from torchvision.models import ResNet50_Weights
-
     w = ResNet50_Weights[IMAGENET_WEIGHTS[which]]
     folder = os.path.join(torch.hub.get_dir(), "checkpoints")
     path = os.path.join(folder, os.path.basename(w.url))

@@ -1,4 +1,5 @@
-"""Tables 5.1/5.2 pipeline: features, classifiers, results files, read-back, claims."""
+"""Tables 5.1/5.2 pipeline (strn.frame_baselines, strn.features, strn.baseline_training):
+features, classifiers, results files, read-back, claims."""
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -7,11 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from strn import baselines_run as br
-from strn import claims, experiments
+from strn import baseline_training as bt
+from strn import claims, experiments, features
+from strn import frame_baselines as fb
+from strn.data.transforms import frames_input
+from strn.metrics import video_metrics
+from strn.rows import feature_row_name
 from strn.model.backbone import build_backbone
 from strn.model.baselines import FrameFeatureExtractor
 from strn.results import REQUIRED_KEYS, REQUIRED_METRICS
+
+
+KEY = "05_2_baselines"
+EXP = experiments.get_experiment(KEY)
 
 
 def _boom(*a, **k):
@@ -24,37 +33,37 @@ def smoke(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("STRN_QUIET", "1")
     kw = dict(results_dir=tmp / "res", data_dir=tmp / "data")
-    records = experiments.run_experiment(br.KEY, "smoke", **kw)
+    records = experiments.run_experiment(KEY, "smoke", **kw)
     yield {"tmp": tmp, "kw": kw, "records": records}
     mp.undo()
 
 
 def test_experiment_registered_with_all_thesis_cells():
-    exp = experiments.get_experiment(br.KEY)
-    assert exp.runner == "strn.baselines_run:run_baselines" and exp.table == "5.1/5.2"
+    exp = experiments.get_experiment(KEY)
+    assert exp.runner is fb.run_baselines and exp.table == "5.1/5.2"
     assert len(exp.rows) == 16 and len({r.name for r in exp.rows}) == 16
     thesis = {r.name: r.thesis for r in exp.rows}
     assert thesis["block4-avg-znorm"] == 0.236 and thesis["block3-gru-raw"] == 0.325
     assert thesis["block2-gru-raw"] == 0.493 and thesis["block3-finetuned-avg-raw"] == 0.410
     for r in exp.rows:
-        s = br.row_spec(r.name)
-        assert br.row_name(s["tap"], s["method"], s["znorm"], s["finetuned"]) == r.name
+        s = r.params
+        assert feature_row_name(s["tap"], s["method"], s["znorm"], s["finetuned"]) == r.name
         assert r.overrides["model"]["kind"] == f"feat_{s['method']}" and r.overrides["train"]["lr"] == 0.01
-    assert [c for c, _, _ in claims.CLAIMS[br.KEY]] == [1, 2]
+    assert [c for c, _, _ in claims.CLAIMS[KEY]] == [1, 2]
 
 
 def test_results_json_complete(smoke):
     recs = smoke["records"]
-    exp = experiments.get_experiment(br.KEY)
+    exp = experiments.get_experiment(KEY)
     assert [r["name"] for r in recs] == [row.name for row in exp.rows]
-    files = sorted((smoke["kw"]["results_dir"] / br.KEY).glob("*.json"))
+    files = sorted((smoke["kw"]["results_dir"] / KEY).glob("*.json"))
     assert len(files) == 16
     for p in files:
         rec = json.loads(p.read_text())
         assert set(REQUIRED_KEYS) <= set(rec) and set(REQUIRED_METRICS) <= set(rec["metrics"])
         row = next(r for r in exp.rows if r.name == rec["name"])
-        assert rec["thesis"] == row.thesis and rec["experiment"] == br.KEY and rec["profile"] == "smoke"
-        assert {k: rec["baseline"][k] for k in ("tap", "method", "znorm", "finetuned")} == br.row_spec(row.name)
+        assert rec["thesis"] == row.thesis and rec["experiment"] == KEY and rec["profile"] == "smoke"
+        assert {k: rec["baseline"][k] for k in ("tap", "method", "znorm", "finetuned")} == dict(row.params)
         m = rec["metrics"]
         assert m["error_rate"] == pytest.approx(1 - m["accuracy"])
         assert len(m["history"]) == rec["config"]["train"]["epochs"] and "test_error" in m["history"][-1]
@@ -87,9 +96,9 @@ def test_znorm_fit_sees_no_test_feature(monkeypatch):
         return {"block4": f, "lengths": lengths, "labels": torch.randint(0, 3, (n_videos,), generator=g)}
 
     feats = {"train": part(10, 0.0), "test": part(5, 1000.0)}  # test features far away
-    cfg = experiments.row_config(experiments.get_experiment(br.KEY), experiments.get_experiment(br.KEY).rows[0],
+    cfg = experiments.row_config(experiments.get_experiment(KEY), experiments.get_experiment(KEY).rows[0],
                                  "smoke", 0, "cpu")
-    out = br.train_feature_classifier(cfg, "block4", True, feats, 3, torch.device("cpu"))
+    out = bt.train_feature_classifier(cfg, "block4", True, feats, 3, torch.device("cpu"))
     (x, m), = seen
     assert torch.equal(x[m], feats["train"]["block4"])  # exactly the training frames
     assert out["znorm_frames"] == len(feats["train"]["block4"])
@@ -101,9 +110,9 @@ def test_one_pass_taps_match_the_extractor():
     ds = SimpleNamespace(videos=[SimpleNamespace(path=str(i), label=i % 3) for i in range(3)], rate=1, size=32,
                          index=SimpleNamespace(videos_dir=Path("/x")),
                          cache=SimpleNamespace(get=lambda p, r, s: frames[int(Path(p).name)]))
-    out = br.extract_features(net, ds, 32, torch.device("cpu"), batch_size=2)
+    out = features.extract_features(net, ds, 32, torch.device("cpu"), batch_size=2)
     assert out["lengths"].tolist() == [3, 1, 4] and out["labels"].tolist() == [0, 1, 2]
-    x = br._frames_input(np.concatenate(frames), 32, torch.device("cpu"))
+    x = frames_input(np.concatenate(frames), 32, torch.device("cpu"))
     for tap in ("block2", "block3", "block4"):
         ref = FrameFeatureExtractor(net, tap)(x)
         assert torch.allclose(out[tap], ref, atol=1e-5), tap
@@ -111,14 +120,14 @@ def test_one_pass_taps_match_the_extractor():
 
 def test_video_metrics():
     probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-    m = br.video_metrics(probs, torch.tensor([0, 1, 1]), 2)
+    m = video_metrics(probs, torch.tensor([0, 1, 1]), 2)
     assert m["accuracy"] == pytest.approx(2 / 3) and m["per_class_accuracy"] == [1.0, 0.5]
     assert m["confusion"] == [[1, 0], [1, 1]] and m["mean_class_accuracy"] == pytest.approx(0.75)
 
 
 def test_rerun_reads_back_without_computing(smoke, monkeypatch):
-    monkeypatch.setattr(br, "_run_row", _boom)
-    again = experiments.run_experiment(br.KEY, "smoke", **smoke["kw"])
+    monkeypatch.setattr(fb, "_run_row", _boom)
+    again = experiments.run_experiment(KEY, "smoke", **smoke["kw"])
     assert again == smoke["records"]
 
 
@@ -127,29 +136,29 @@ def test_features_and_pretraining_cached_across_result_folders(smoke, monkeypatc
 
     feats = sorted((smoke["kw"]["data_dir"] / "features").glob("*.pt"))
     assert len(feats) == 2  # pretrained and finetuned backbones, all taps in one file each
-    monkeypatch.setattr(br, "extract_features", _boom)
+    monkeypatch.setattr(features, "extract_features", _boom)
     monkeypatch.setattr(pt, "train_on_stills", _boom)
     other = smoke["tmp"] / "res2"
-    recs = br.run_baselines(br.KEY, "smoke", seeds=[0], results_dir=other, data_dir=smoke["kw"]["data_dir"])
+    recs = fb.run_baselines(EXP, "smoke", seeds=[0], results_dir=other, data_dir=smoke["kw"]["data_dir"])
     # same numbers: features, pretrained and (deterministic CPU) finetuned backbone reused
     assert [r["metrics"]["error_rate"] for r in recs] == [r["metrics"]["error_rate"] for r in smoke["records"]]
 
 
 def test_changed_baseline_key_is_recomputed(smoke):
     res = smoke["tmp"] / "res3"
-    base = br.run_baselines(br.KEY, "smoke", seeds=[0], results_dir=res, data_dir=smoke["kw"]["data_dir"])
-    p = res / br.KEY / "block2-avg-raw__seed0.json"
+    base = fb.run_baselines(EXP, "smoke", seeds=[0], results_dir=res, data_dir=smoke["kw"]["data_dir"])
+    p = res / KEY / "block2-avg-raw__seed0.json"
     rec = json.loads(p.read_text())
     rec["baseline"]["key"] = "stale"
     rec["metrics"]["error_rate"] = 42.0
     p.write_text(json.dumps(rec))
-    again = br.run_baselines(br.KEY, "smoke", seeds=[0], results_dir=res, data_dir=smoke["kw"]["data_dir"])
+    again = fb.run_baselines(EXP, "smoke", seeds=[0], results_dir=res, data_dir=smoke["kw"]["data_dir"])
     fixed = next(r for r in again if r["name"] == "block2-avg-raw")
     assert fixed["metrics"]["error_rate"] == next(r for r in base if r["name"] == "block2-avg-raw")["metrics"]["error_rate"]
 
 
 def test_claims_judged(smoke):
-    verdicts = claims.judge(br.KEY, smoke["records"])
+    verdicts = claims.judge(KEY, smoke["records"])
     assert [v.claim for v in verdicts] == [1, 2]
     assert all(v.verdict in claims.VERDICTS for v in verdicts)
     assert "avg<GRU" in verdicts[0].test and "block4<block3" in verdicts[0].test and "pretrained<finetuned block3" in verdicts[1].test
@@ -159,15 +168,15 @@ def test_claim_logic_on_made_up_records():
     def rec(name, err):
         return {"name": name, "metrics": {"error_rate": err}}
 
-    good = [rec(br.row_name(t, m, z, f), e) for (t, m, f), errs in br._THESIS.items() for z, e in zip((True, False), errs)]
-    assert br.claim1(good)[0] == claims.REPRODUCED  # the thesis's own numbers
-    assert br.claim2(good)[0] == claims.REPRODUCED
+    good = [rec(feature_row_name(t, m, z, f), e) for (t, m, f), errs in experiments.FEATURE_THESIS.items()
+            for z, e in zip((True, False), errs)]
+    assert [v.verdict for v in claims.judge(KEY, good)] == [claims.REPRODUCED] * 2  # the thesis's own numbers
     flipped = [dict(r, metrics={"error_rate": 1 - r["metrics"]["error_rate"]}) for r in good]
-    assert br.claim1(flipped)[0] == claims.NOT_REPRODUCED and br.claim2(flipped)[0] == claims.NOT_REPRODUCED
+    assert [v.verdict for v in claims.judge(KEY, flipped)] == [claims.NOT_REPRODUCED] * 2
 
 
 def test_claim1_averages_over_seeds_with_all_rows():
-    names = [br.row_name(t, m, z, False) for t in ("block4", "block3", "block2") for m in ("avg",) for z in (True, False)]
+    names = [feature_row_name(t, m, z, False) for t in ("block4", "block3", "block2") for m in ("avg",) for z in (True, False)]
     recs = [{"name": n, "seed": s, "metrics": {"error_rate": 0.1 * s + i}} for s in (0, 1) for i, n in enumerate(names)]
-    assert br._mean_per_seed(recs, names) == pytest.approx([2.5, 2.6])
-    assert br._mean_per_seed(recs[:-1], names) == pytest.approx([2.5])  # seed 1 incomplete
+    assert claims.mean_per_seed(recs, names) == pytest.approx([2.5, 2.6])
+    assert claims.mean_per_seed(recs[:-1], names) == pytest.approx([2.5])  # seed 1 incomplete

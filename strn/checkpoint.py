@@ -1,0 +1,88 @@
+"""Training checkpoints: what a resumed run needs to end bit-identical to one never
+interrupted (weights, optimiser, position, partial gradients, torch RNG), written atomically;
+an unreadable one is named, and set aside by `train.fit`."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .results import atomic_torch_save
+
+
+@dataclass
+class TrainState:
+    """Where training stands; everything in it goes into the checkpoint."""
+    epoch: int = 0  # current epoch (0-based)
+    micro: int = 0  # next micro-batch of the current epoch
+    steps: int = 0  # optimiser steps taken so far
+    loss_sum: float = 0.0  # running sums of the current epoch
+    correct: int = 0
+    seen: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    frames_trained: int = 0
+    wall_seconds: float = 0.0  # wall time of all processes of this run up to this checkpoint
+
+
+class CorruptCheckpointError(ValueError):
+    pass
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,
+                    config_hash: str, partial_grads: bool) -> None:
+    """Atomic: a kill while writing leaves the previous checkpoint intact."""
+    grads = None
+    if partial_grads:
+        grads = [p.grad.detach().clone() if p.grad is not None else None for p in model.parameters()]
+    ckpt = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": {k: v for k, v in vars(state).items()},
+        "grads": grads,
+        "config_hash": config_hash,
+        "torch_rng": torch.get_rng_state(),
+    }
+    atomic_torch_save(ckpt, path)
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's contents, or ``CorruptCheckpointError`` naming the file when it cannot be
+    read whole (truncated, empty, random bytes, keys missing)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ... here
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+    missing = [k for k in ("model", "optimizer", "state", "grads", "config_hash", "torch_rng")
+               if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable (missing {', '.join(missing)})")
+    return ckpt
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str) -> TrainState:
+    ckpt = read_checkpoint(path)
+    if ckpt.get("config_hash") != config_hash:
+        raise ValueError(f"checkpoint {path} belongs to another configuration (hash {ckpt.get('config_hash')}, "
+                         f"expected {config_hash}); delete it or run with force=True")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt["grads"] is not None:
+        for p, g in zip(model.parameters(), ckpt["grads"]):
+            p.grad = None if g is None else g.to(p.device)
+    torch.set_rng_state(ckpt["torch_rng"])
+    return TrainState(**ckpt["state"])
+
+
+def set_aside(checkpoint: Path, err: CorruptCheckpointError) -> Path:
+    """Move a corrupt checkpoint to ``<name>.corrupt`` (kept for inspection, never read again)."""
+    aside = checkpoint.with_name(checkpoint.name + ".corrupt")
+    os.replace(checkpoint, aside)
+    print(f"strn: {err}; moved aside to {aside}, training restarts from scratch", file=sys.stderr, flush=True)
+    return aside

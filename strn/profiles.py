@@ -1,0 +1,111 @@
+"""The profiles (STUDY §5), one table: every fact that differs between smoke, demo and full.
+
+Everything that needs a profile fact reads it here (`get_profile(name).<field>`): the base
+configuration (`strn.config`), the synthetic preset (`strn.synth`), the still-image
+pretraining (`strn.pretrain`), the default seeds (`strn.experiments`), the frame
+baselines' settings (`strn.frame_baselines`) and the problem sizes of notebook 03
+(`strn.technical`). To change a profile, change its entry in PROFILES below; nothing
+else branches on a profile's name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """Frame finetuning of Table 5.2 (lr: the profile's ``train.lr``)."""
+    epochs: int
+    batch_size: int
+    max_frames: int | None = None  # cap on training frames per epoch (sampled once, seeded); None: all
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # Overrides of the RunConfig defaults (strn/config.py), nested like a configuration.
+    base: Mapping[str, Any]
+    # Fields of strn.synth.SynthSpec for the built-in synthetic set; None: no synthetic set (UCF-101).
+    synth: Mapping[str, Any] | None
+    # Fields of strn.pretrain.PretrainSpec for the still-image stand-in of ImageNet; None: ImageNet itself.
+    pretrain: Mapping[str, Any] | None
+    seeds: tuple[int, ...]  # default seeds of every experiment
+    # Tables 5.1/5.2: configuration overrides of the feature classifiers (ADAM lr 0.01 comes from the rows).
+    baseline_train: Mapping[str, Any]
+    finetune: FinetuneSettings  # Table 5.2's frame finetuning
+    technical: Mapping[str, int] = field(default_factory=dict)  # notebook 03's problem sizes (strn.technical)
+
+
+# Notebook 03 (strn/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
+# demo's sizes (nothing there needs a GPU).
+_TECHNICAL_SMOKE = {"n_points": 256, "hidden": 16, "full_steps": 120, "mini_epochs": 12, "batch": 32,
+                    "rnn_T": 20, "rnn_hidden": 32, "rnn_seeds": 3}
+_TECHNICAL_DEMO = {"n_points": 512, "hidden": 32, "full_steps": 200, "mini_epochs": 20, "batch": 32,
+                   "rnn_T": 50, "rnn_hidden": 64, "rnn_seeds": 5}
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile(
+        "smoke",
+        # Seconds on a CPU: tiny synthetic set, narrow net, 32 px, one epoch.
+        base={"data": {"size": 32, "crop": 32}, "model": {"width": 8, "weights": "pretrained"},
+              "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3}},
+        synth={"n_shapes": 2, "motions": ("MoveLeft", "MoveRight"), "n_groups": 6, "clips_per_group": (2, 2),
+               "size": 32, "min_frames": 30, "max_frames": 60, "short_fraction": 0.15, "speed": (0.016, 0.031)},
+        # seconds of pretraining
+        pretrain={"width": 8, "size": 32, "n_train": 1024, "n_test": 384, "n_scenes": 48, "epochs": 3,
+                  "batch_size": 32, "lr": 3e-3},
+        seeds=(0,),
+        baseline_train={"train": {"epochs": 15, "batch_size": 8}},
+        finetune=FinetuneSettings(epochs=3, batch_size=16),
+        technical=_TECHNICAL_SMOKE,
+    ),
+    Profile(
+        "demo",
+        # Minutes on a laptop CPU: the built-in synthetic set, narrow ResNet-50 shape, 48 px,
+        # initialised like the thesis from a pretrained backbone (strn/pretrain.py's stand-in
+        # for ImageNet: a still-image task that carries no motion).
+        base={"data": {"size": 48, "crop": 48}, "model": {"width": 16, "weights": "pretrained"},
+              "train": {"epochs": 5, "batch_size": 16, "lr": 2e-3}},
+        # Translation (left/right) and fading (in/out): two kinds of temporal cue, each pair of
+        # classes identical frame by frame but for the order. Faster than the default so that
+        # the motion between sampled frames is clear at r = 2 (> 1.5 px) and unambiguous at
+        # r = 15 (< half the width); clips of at most 100 frames, so fades are not too slow.
+        # 27 groups of one clip (issue 15): the same number of videos as 9 groups of 2-4, over
+        # three times as many scenes, so that what one frame shows generalises to unseen groups
+        # (measured: results/calibration/demo.json, docs/STUDY.md "Demo calibration").
+        synth={"motions": ("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), "max_frames": 100,
+               "speed": (0.012, 0.024), "n_groups": 27, "clips_per_group": (1, 1)},
+        # about half a minute of pretraining on a core (PretrainSpec's defaults are demo's)
+        pretrain={"width": 16, "size": 48},
+        seeds=(0, 1, 2),  # three seeds (issue 15)
+        baseline_train={"train": {"epochs": 40, "batch_size": 16}},
+        finetune=FinetuneSettings(epochs=3, batch_size=32),
+        technical=_TECHNICAL_DEMO,
+    ),
+    Profile(
+        "full",
+        # The thesis at scale: UCF-101, ResNet-50 (ImageNet weights), 224 px, every 10th frame,
+        # T = 2, Adam updating every 1% of the data. Micro-batches of 64 sequences: gradients
+        # accumulate over the 1% whatever their size (only BatchNorm sees them, as batches of
+        # 64 x T frames), and on a GPU 16 were bound by kernel launches
+        # (results/bench/gpu_engine.json: 1,034 against 2,266 frames/s with 8 workers).
+        base={"data": {"dataset": "ucf101", "size": 256, "crop": 224, "rate": 10, "flip": True, "num_workers": 8},
+              "model": {"width": 64, "weights": "imagenet"},
+              "train": {"epochs": 4, "batch_size": 64, "lr": 1e-4}},
+        synth=None,  # UCF-101 only: 'data.dataset' must be 'ucf101'
+        pretrain=None,  # torchvision's ImageNet weights
+        seeds=(0,),
+        baseline_train={"train": {"epochs": 30, "batch_size": 64}},
+        finetune=FinetuneSettings(epochs=1, batch_size=64),
+        technical=_TECHNICAL_DEMO,
+    ),
+)}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"profile {name!r} is not known; allowed: {', '.join(PROFILES)} "
+                         f"(strn/profiles.py)") from None

@@ -1,0 +1,50 @@
+"""The results record (STUDY §6): one builder for every runner, so that an STRN run and a
+frame baseline store the same shape (`strn.results.REQUIRED_KEYS`)."""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+from . import results as res
+from .config import RunConfig, config_hash
+from .convergence import convergence
+from .reference import dataset_levels
+
+
+def make_record(cfg: RunConfig, data, *, table: str | None, thesis: float | None, metrics: Mapping[str, Any],
+                history: Sequence[Mapping[str, Any]], cost: Mapping[str, Any], connections_built: list,
+                device, dataset: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The record of one (configuration, seed).
+
+    ``data``: the prepared split (`strn.run.Prepared`); ``metrics``: `strn.metrics.video_metrics`
+    output (per-class accuracies as a list, in class order); ``dataset``: counts beyond the
+    video counts (sequences, frames, padding); ``extra``: further top-level keys (``baseline``)."""
+    m = dict(metrics)
+    m["per_class_accuracy"] = dict(zip(data.classes, m["per_class_accuracy"]))
+    m["history"] = list(history)
+    # The verdict and its evidence (strn/convergence.py); readers use metrics["converged"].
+    m["convergence"] = convergence(m["history"])
+    m["converged"] = m["convergence"]["converged"]
+    return {
+        "schema_version": res.SCHEMA_VERSION, "experiment": cfg.experiment, "name": cfg.name, "table": table,
+        "config": cfg.to_dict(), "config_hash": config_hash(cfg), "profile": cfg.profile,
+        "dataset": {"kind": cfg.data.dataset, "root": str(data.index.root), "classes": data.classes,
+                    "n_train_videos": len(data.train.videos), "n_test_videos": len(data.test.videos),
+                    **(dataset or {}),
+                    # chance_error and single_frame_floor (strn/reference.py): the tables' reference lines
+                    **dataset_levels(data.index.root, len(data.classes))},
+        "split": cfg.data.split, "seed": cfg.train.seed, "metrics": m, "cost": dict(cost),
+        # what was built, recorded for every model (frame models: no connection), never guessed later
+        "model": {"connections_built": connections_built},
+        "thesis": thesis, "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
+        "env": res.environment(device), **extra,
+    }
+
+
+def train_cost(t0: float, train_s: float, frames_trained: int, steps: int, device, *, prior_wall_s: float = 0.0,
+               peak_memory_mb: float | None = None, **extra: Any) -> dict[str, Any]:
+    """``record["cost"]``: wall time since ``t0`` (a ``time.perf_counter()`` reading) plus that of
+    earlier processes of a resumed run, training time and throughput, optimiser steps, memory."""
+    return {"wall_s": time.perf_counter() - t0 + prior_wall_s, "train_s": train_s,
+            "train_frames_per_s": frames_trained / train_s if train_s else None, "optimizer_steps": steps,
+            "peak_memory_mb": peak_memory_mb, "device": str(device), **extra}

@@ -1,0 +1,145 @@
+"""The synthetic set as files: .avi videos and split lists in UCF-101's layout
+(`write_synthetic`), and a profile's set installed once under the data folder
+(`ensure_synthetic`: private folder, marker last, renamed into place under a lock).
+What the clips show is `strn.synth`'s."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from .progress import quiet
+from .synth import GENERATOR_VERSION, SHAPES, SynthSpec, clip_counts, clip_frames, sample_clip, spec_for_profile
+
+MARKER = ".strn_synthetic.json"  # written last into a finished set: its spec and digest
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 25) -> None:
+    """Write (N, H, W, 3) uint8 RGB frames as MPEG-4 part 2 in AVI (UCF-101 is Xvid)."""
+    n, h, w, _ = frames.shape
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.bit_rate = max(200_000, 4 * w * h * fps)  # high quality at any size
+        stream.codec_context.codec_tag = "XVID"
+        for img in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def split_test_groups(n_groups: int, split: int) -> range:
+    """1-based test groups of split 1..3: a contiguous third, as UCF-101 (1-7, 8-14, 15-21)."""
+    per = n_groups // 3
+    return range((split - 1) * per + 1, split * per + 1)
+
+
+def _write_lists(lists_dir: Path, spec: SynthSpec, names: list[tuple[str, str, int]]) -> None:
+    """classInd, trainlist0k (label 1-based) and testlist0k (no label), CRLF like UCF."""
+    lists_dir.mkdir(parents=True, exist_ok=True)
+    classes = spec.classes
+    lines = [f"{i + 1} {c}" for i, c in enumerate(classes)]
+    (lists_dir / "classInd.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    for split in (1, 2, 3):
+        test_groups = set(split_test_groups(spec.n_groups, split))
+        train = [f"{rel} {classes.index(c) + 1}" for c, rel, g in names if g not in test_groups]
+        test = [rel for c, rel, g in names if g in test_groups]
+        for name, rows in ((f"trainlist0{split}.txt", train), (f"testlist0{split}.txt", test)):
+            (lists_dir / name).write_bytes(("\r\n".join(rows) + "\r\n").encode())
+
+
+def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True) -> Path:
+    """Write the set described by ``spec`` under ``root`` in UCF-101's layout.
+
+    ``root/UCF-101/<Class>/v_<Class>_gGG_cCC.avi`` and ``root/ucfTrainTestlist/``.
+    Returns ``root``. Existing files of the same names are overwritten.
+    """
+    root = Path(root)
+    videos_dir = root / "UCF-101"
+    counts = clip_counts(spec)
+    jobs: list[tuple[str, str, int, int]] = []  # (shape, motion, group, clip)
+    for cls in spec.classes:
+        shape = next(s for s in SHAPES if cls.startswith(s))
+        motion = cls[len(shape):]
+        for g in range(1, spec.n_groups + 1):
+            jobs += [(shape, motion, g, c) for c in range(1, counts[(shape, g)] + 1)]
+    names: list[tuple[str, str, int]] = []
+    for shape, motion, g, c in tqdm(jobs, desc="synthetic videos", disable=quiet(progress)):
+        cls = shape + motion
+        rel = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
+        (videos_dir / cls).mkdir(parents=True, exist_ok=True)
+        write_video(videos_dir / rel, clip_frames(spec, sample_clip(spec, shape, motion, g, c)),
+                    fps=spec.fps)
+        names.append((cls, rel, g))
+    _write_lists(root / "ucfTrainTestlist", spec, names)
+    return root
+
+
+def _marker_ok(folder: Path, spec: SynthSpec) -> bool:
+    try:
+        return json.loads((folder / MARKER).read_text())["digest"] == spec.digest()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
+    """``data_dir/synthetic-<profile>/``, generated on first use and reused afterwards.
+
+    The set is written into a private temporary folder whose marker file (spec + digest)
+    is written last; the folder is then renamed into place. So a crash never leaves a
+    folder that looks complete, two processes never write into the same folder, and a
+    changed spec or generator version (different digest) regenerates the set.
+    """
+    spec = spec_for_profile(profile)
+    data_dir = Path(data_dir)
+    target = data_dir / f"synthetic-{profile}"
+    if _marker_ok(target, spec):
+        return target
+    if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} exists, is not empty and was not written by "
+                              f"strn's generator (no {MARKER}); move it away and retry")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # One writer at a time (an exclusive lock on a file beside the set): a second process
+    # waits, then finds the first one's valid set and uses it. A valid set is never moved
+    # aside; only a stale one (other digest) is, and only while holding the lock.
+    with _install_lock(data_dir / f".synthetic-{profile}.lock"):
+        if not _marker_ok(target, spec):
+            _write_and_install(profile, spec, data_dir, target)
+    return target
+
+
+@contextlib.contextmanager
+def _install_lock(path: Path):
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Path) -> None:
+    """Write the set into a private folder, marker last, then rename it onto ``target``
+    (called with the install lock held, so no valid set is ever moved aside)."""
+    tmp = data_dir / f".synthetic-{profile}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        write_synthetic(tmp, spec)
+        marker = {"profile": profile, "digest": spec.digest(),
+                  "generator_version": GENERATOR_VERSION, "spec": json.loads(spec.to_json())}
+        (tmp / (MARKER + ".tmp")).write_text(json.dumps(marker, indent=1))
+        os.replace(tmp / (MARKER + ".tmp"), tmp / MARKER)
+        if target.exists():  # stale (other digest) or empty: move aside, then delete
+            trash = data_dir / f".synthetic-{profile}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
