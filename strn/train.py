@@ -29,6 +29,7 @@ from torch import nn
 
 from . import distributed as dist
 from .config import TrainConfig
+from .data.datasets import drop_unreadable, unreadable_videos
 from .data.transforms import normalize
 from .progress import log, progress_enabled
 from .results import atomic_torch_save
@@ -280,8 +281,11 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
 
     t0 = time.perf_counter()
     for mb, is_mine in zip(todo, mine):
-        if is_mine:
-            frames, labels, _ = next(batches)
+        # A video unreadable since indexing is dropped from its batch and recorded (issue #14); a batch
+        # left with one sequence of several is not trained on (BatchNorm needs two values per channel).
+        batch = drop_unreadable(dataset, next(batches)) if is_mine else None
+        if batch is not None and len(batch[1]) >= min(2, len(mb.indices)):
+            frames, labels, _ = batch
             # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
             gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
             # Cropped on the device: the host only stacks whole frames (and copies them asynchronously).
@@ -344,10 +348,11 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     rank, world = dist.rank_world()
     batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
     batches = batches[rank::world]  # each rank evaluates a share; the sums are reduced below
-    for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"),
-                                       total=len(batches), desc="evaluate",
-                                       leave=False, disable=not progress_enabled(progress) or rank != 0,
-                                       mininterval=2):
+    for batch in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"), total=len(batches),
+                      desc="evaluate", leave=False, disable=not progress_enabled(progress) or rank != 0, mininterval=2):
+        frames, labels, videos = drop_unreadable(dataset, batch)  # videos unreadable since indexing: skipped
+        if not len(labels):
+            continue
         labels, videos = labels.to(device), videos.to(device)
         with _autocast(device, amp):
             logits = model(to_input(crop_batch(frames.to(device, non_blocking=True), crop, None), device))
@@ -358,6 +363,7 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
         clip_correct += (probs.argmax(1) == labels).sum()
         clips += len(labels)
     prob_sum, n_seq, label_of = prob_sum.cpu(), n_seq.cpu(), label_of.cpu()
+    n_seq[unreadable_videos(dataset)] = 0  # a skipped video is not judged on the sequences read before it failed
     dist.sum_(prob_sum), dist.sum_(n_seq), dist.max_(label_of)
     clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([int(clip_correct), clips])))
     seen = n_seq > 0

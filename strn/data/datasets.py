@@ -3,6 +3,9 @@
 A video's sampled frames are cut into non-overlapping windows of T (``sequence_windows``);
 each window is one item with the video's label. Videos that cannot be read are skipped
 and reported (or raise), and videos shorter than T sampled frames are padded and counted.
+A video that was read at indexing but fails later (damaged or replaced during the run) is
+skipped the same way: its sequences come out labelled ``UNREADABLE`` and the training and
+evaluation loops drop them with ``drop_unreadable``, which records the video (issue #14).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from strn.data.transforms import eval_transform, train_transform
 from strn.data.ucf101 import SplitIndex, VideoEntry
 from strn.data.video import VideoReadError, sequence_windows
 from strn.progress import quiet
+from strn.skips import announce, check_limit
+
+# Label of a sequence whose video failed to read after indexing (on_bad_video="skip"). It is
+# F.cross_entropy's default ignore_index, so a loss over a batch that still holds one ignores it.
+UNREADABLE = -100
 
 
 class SequenceDataset(Dataset):
@@ -45,8 +53,11 @@ class SequenceDataset(Dataset):
         self.index, self.subset = index, subset
         self.rate, self.seq_len, self.size, self.crop = rate, seq_len, size, crop
         self.train, self.cache, self.flip, self.seed = train, cache, flip, seed
+        self.on_bad_video = on_bad_video
+        self._unreadable: set[int] = set()  # indices into .videos skipped after indexing
         self.videos: list[VideoEntry] = []
         self._paths: list[str] = []  # the file of each entry of .videos, made once (items are read often)
+        self._n: list[int] = []  # sampled frames of each entry of .videos when indexed
         self.sequences: list[tuple[int, tuple[int, ...]]] = []
         self.skipped: list[dict[str, str]] = []
         self.n_padded = 0
@@ -71,6 +82,7 @@ class SequenceDataset(Dataset):
             video_idx = len(self.videos)
             self.videos.append(entry)
             self._paths.append(path)
+            self._n.append(n)
             self.n_padded += n < seq_len
             self.sequences += [(video_idx, w) for w in sequence_windows(n, seq_len)]
 
@@ -100,7 +112,14 @@ class SequenceDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         video_idx, window = self.sequences[i]
         entry = self.videos[video_idx]
-        frames = self.cache.get(self._paths[video_idx], self.rate, self.size)
+        try:
+            frames = self._frames(video_idx)
+        except VideoReadError:
+            if self.on_bad_video == "raise":
+                raise
+            # Possibly in a worker process: the marker travels with the batch, and the main
+            # process records the skip (drop_unreadable), reading the video again for its reason.
+            return torch.zeros((len(window), 3, self.crop, self.crop), dtype=torch.uint8), UNREADABLE, video_idx
         # Fancy indexing copies out of the read-only memmap; padding repeats indices.
         clip = torch.from_numpy(np.ascontiguousarray(frames[list(window)])).permute(0, 3, 1, 2)
         if self.train:
@@ -108,6 +127,67 @@ class SequenceDataset(Dataset):
         else:
             clip = eval_transform(clip, self.crop)
         return clip, entry.label, video_idx
+
+
+    def _frames(self, video_idx: int):
+        """The video's frames; VideoReadError if it cannot be read or is now shorter than indexed
+        (its windows would point past the end)."""
+        path = self._paths[video_idx]
+        frames = self.cache.get(path, self.rate, self.size)
+        if len(frames) < self._n[video_idx]:
+            raise VideoReadError(path, f"has {len(frames)} sampled frames, {self._n[video_idx]} when indexed "
+                                       "(changed during the run)")
+        return frames
+
+    def skip_unreadable(self, video_idx: int) -> None:
+        """Record ``.videos[video_idx]``, which failed to read after indexing, as skipped (once):
+        printed, listed in ``.skipped`` and counted against the split's skip limit (raises
+        ``strn.skips.TooManySkippedError`` beyond it)."""
+        if video_idx in self._unreadable:
+            return
+        self._unreadable.add(video_idx)
+        try:
+            self._frames(video_idx)
+            reason = "failed to read during the run, readable again when checked"
+        except VideoReadError as exc:
+            reason = exc.reason
+        skip = {"path": self.videos[video_idx].path, "reason": f"{reason} (after indexing, during the run)"}
+        self.skipped.append(skip)
+        announce(self.subset, skip)
+        check_limit(self.subset, self.skipped, len(self.index.subset(self.subset)))
+
+    @property
+    def unreadable(self) -> list[int]:
+        """Indices into ``.videos`` skipped after indexing (their sequences were dropped)."""
+        return sorted(self._unreadable)
+
+
+def _base(dataset):
+    """The SequenceDataset under ``dataset`` (through ``Subset`` wrappers), or None."""
+    while not hasattr(dataset, "skip_unreadable") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    return dataset if hasattr(dataset, "skip_unreadable") else None
+
+
+def drop_unreadable(dataset, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]):
+    """``batch`` (frames, labels, video indices) without the sequences labelled ``UNREADABLE``;
+    each of their videos is recorded as skipped by ``dataset`` (``skip_unreadable``). Costs one
+    comparison of the labels when nothing failed."""
+    frames, labels, videos = batch
+    bad = labels == UNREADABLE
+    if not bool(bad.any()):
+        return batch
+    base = _base(dataset)
+    for v in videos[bad].unique().tolist():
+        base.skip_unreadable(int(v))
+    keep = ~bad
+    return frames[keep], labels[keep], videos[keep]
+
+
+def unreadable_videos(dataset) -> list[int]:
+    """Video indices of ``dataset`` skipped after indexing (none for other datasets)."""
+    base = _base(dataset)
+    return base.unreadable if base is not None else []
 
 
 def make_loader(ds: Dataset, batch_size: int, *, shuffle: bool, seed: int,
