@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
             n = a.few if k in ("pyav_nocache", "torchcodec") else a.batches
             if k == "raw_cache_persistent_prefetch4":
                 res = run_epoch(lambda: iter(persistent), n, step_s)
+                res["worker_cpu_s"] = None  # its workers live on: never reaped, not in RUSAGE_CHILDREN
             else:
                 res = run_epoch(lambda: _loader(ds, batches[:n], a.workers), n, step_s)
             res["ratio_to_in_memory"] = res["frames_per_s"] / runs["in_memory"][-1]["frames_per_s"]
@@ -235,13 +236,14 @@ def main(argv: list[str] | None = None) -> dict:
     peers = {}
     for k, rs in runs.items():
         med = {f: statistics.median(x[f] for x in rs)
-               for f in ("frames_per_s", "steady_frames_per_s", "wait_s", "first_batch_s", "seconds",
-                         "worker_cpu_s", "main_cpu_s")}
+               for f in ("frames_per_s", "steady_frames_per_s", "wait_s", "first_batch_s", "seconds", "main_cpu_s")}
+        med["worker_cpu_s"] = None if rs[0]["worker_cpu_s"] is None else statistics.median(x["worker_cpu_s"] for x in rs)
         med["steady_wait_s"] = statistics.median(x["wait_s"] - x["first_batch_s"] for x in rs)
         if k != "in_memory":
             med["ratio_to_in_memory"] = statistics.median(x["ratio_to_in_memory"] for x in rs)
             med["steady_ratio"] = statistics.median(x["steady_ratio"] for x in rs)
-        peers[k] = {**{f: round(v, 4) for f, v in med.items()}, "frames": rs[0]["frames"], "runs": rs}
+        peers[k] = {**{f: v if v is None else round(v, 4) for f, v in med.items()}, "frames": rs[0]["frames"],
+                    "batches": a.few if k in ("pyav_nocache", "torchcodec") else a.batches, "runs": rs}
         if k in costs:
             peers[k]["worker_cost_one_batch"] = costs[k]
         ratio = (f", {med['ratio_to_in_memory']:.3f} of in-memory ({med['steady_ratio']:.3f} after the first batch)"
@@ -250,8 +252,8 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{costs[k]['to_shared_memory_ms']:.0f} ms for {costs[k]['batch_sequences']} sequences"
                 if k in costs else "")
         print(f"{k:13s} {med['frames_per_s']:7.0f} frames/s{ratio}, waited {med['wait_s']:.2f} s "
-              f"(first batch {med['first_batch_s']:.2f} s), workers' CPU {med['worker_cpu_s']:.2f} s of "
-              f"{med['seconds']:.1f} s{item}")
+              f"(first batch {med['first_batch_s']:.2f} s), workers' CPU "
+              f"{'n/a' if med['worker_cpu_s'] is None else round(med['worker_cpu_s'], 2)} s of {med['seconds']:.1f} s{item}")
     epoch_batches = FULL_EPOCH_FRAMES / (a.batch_size * a.seq_len)
     for k in ("raw_cache", "jpeg_cache", "raw_cache_persistent_prefetch4"):
         p = peers[k]
