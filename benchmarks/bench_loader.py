@@ -51,12 +51,13 @@ TARGET = 0.95  # issue 16 item 4: loader >= 0.95 of in-memory with a warm cache
 FULL_EPOCH_FRAMES = 179_000  # UCF-101 split-1 training frames at r = 10 (strn/cost.py's TRAIN_FRAMES_R10)
 
 
-def ucf_layout(root: Path, clips: list[Path], n_classes: int = 5) -> Path:
-    """A UCF-101 layout of symlinks to ``clips`` (classes C0.., groups of one clip), all in train."""
+def ucf_layout(root: Path, clips: list[Path], n_classes: int = 5, test_every: int = 0) -> Path:
+    """A UCF-101 layout of symlinks to ``clips`` (classes C0.., groups of one clip): all in split
+    1's train list, or every ``test_every``-th group in its test list."""
     videos, lists = root / "UCF-101", root / "ucfTrainTestlist"
     lists.mkdir(parents=True, exist_ok=True)
     classes = [f"C{k}" for k in range(n_classes)]
-    train = []
+    train, test = [], []
     for i, clip in enumerate(clips):
         cls, g = classes[i % n_classes], i // n_classes + 1
         rel = f"{cls}/v_{cls}_g{g:02d}_c01.avi"
@@ -64,11 +65,14 @@ def ucf_layout(root: Path, clips: list[Path], n_classes: int = 5) -> Path:
         link = videos / rel
         if not link.exists():
             link.symlink_to(Path(clip).resolve())
-        train.append(f"{rel} {classes.index(cls) + 1}")
+        if test_every and g % test_every == 0:
+            test.append(rel)
+        else:
+            train.append(f"{rel} {classes.index(cls) + 1}")
     (lists / "classInd.txt").write_text("".join(f"{k + 1} {c}\n" for k, c in enumerate(classes)))
     for s in (1, 2, 3):
         (lists / f"trainlist0{s}.txt").write_text("\n".join(train) + "\n")
-        (lists / f"testlist0{s}.txt").write_text("")
+        (lists / f"testlist0{s}.txt").write_text("".join(f"{t}\n" for t in test))
     return root
 
 

@@ -39,15 +39,23 @@ def section(bench_dir: Path) -> str:
                   f"{r['project_s']:.2f} s = **{r['project_share_of_floor']:.2f} of the floor** "
                   f"(target ≥ {r['target']}: {'met' if r['project_share_of_floor'] >= r['target'] else 'missed'}); "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB.", ""]
-    if data_p.exists():
-        d = json.loads(data_p.read_text())
-        lines += ["**Data path** (`benchmarks/bench_data.py`, demo set, every 10th frame, T = 2; "
-                  f"{_machine(d.get('env', {}))}):", "",
+    for path, what in ((bench_dir / "data_ucf.json", "ucf-shaped set"), (data_p, "demo set")):
+        if not path.exists():
+            continue
+        d = json.loads(path.read_text())
+        n = f"{d['n_videos']} clips, " if "n_videos" in d else ""
+        lines += [f"**Data path** (`benchmarks/bench_data.py`, {what}, {n}every {d.get('rate', 10)}th frame, T = "
+                  f"{d.get('seq_len', 2)}, {d.get('size', 48)} px; {_machine(d.get('env', {}))}):", "",
                   "| comparison | ratio | target |", "|---|---|---|"]
         for name, r in d.get("ratios", {}).items():
             goal = "(context)" if r.get("target") is None else \
                 f"≥ {r['target']}× ({'met' if r['met'] else 'missed'})"
             lines.append(f"| {name.replace('_', ' ')} | {r['value']:.2f}× | {goal} |")
+        readers = d.get("readers", {})
+        if readers:
+            lines += ["", "| reader | frames/s | peak RSS growth MiB |", "|---|---|---|"]
+            lines += [f"| {k.replace('_', ' ')} | {r['frames_per_s']:,.0f} | {r['peak_rss_delta_mib']:.0f} |"
+                      for k, r in readers.items()]
         lines.append("")
     if model_p.exists():
         m = json.loads(model_p.read_text())
