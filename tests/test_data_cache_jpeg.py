@@ -121,6 +121,13 @@ class _nothing:
         return False
 
 
+def test_fill_writes_jpeg_entries_in_worker_processes(tmp_path, video, counted):
+    cache = FrameCache(tmp_path / "c", codec="jpeg90")
+    assert cache.fill([video], 2, 32, workers=2, progress=False) == 1
+    assert not counted and cache.entry_path(video, 2, 32).exists()  # decoded in a worker, stored as .jpgs
+    assert isinstance(cache.get(video, 2, 32), JpegFrames) and not counted
+
+
 def test_dataset_reads_a_jpeg_cache(tmp_path):
     from strn.data.datasets import SequenceDataset
     from strn.data.ucf101 import read_split

@@ -113,15 +113,16 @@ class SequenceDataset(Dataset):
         video_idx, window = self.sequences[i]
         entry = self.videos[video_idx]
         try:
-            frames = self._frames(video_idx)
+            # Fancy indexing copies out of the read-only memmap (a JPEG entry decodes the window
+            # here, and re-decodes the video if the entry is corrupt); padding repeats indices.
+            window_frames = np.ascontiguousarray(self._frames(video_idx)[list(window)])
         except VideoReadError:
             if self.on_bad_video == "raise":
                 raise
             # Possibly in a worker process: the marker travels with the batch, and the main
             # process records the skip (drop_unreadable), reading the video again for its reason.
             return torch.zeros((len(window), 3, self.crop, self.crop), dtype=torch.uint8), UNREADABLE, video_idx
-        # Fancy indexing copies out of the read-only memmap; padding repeats indices.
-        clip = torch.from_numpy(np.ascontiguousarray(frames[list(window)])).permute(0, 3, 1, 2)
+        clip = torch.from_numpy(window_frames).permute(0, 3, 1, 2)
         if self.train:
             clip = train_transform(clip, self.crop, self._generator(), flip=self.flip)
         else:

@@ -17,6 +17,8 @@ decodes the video again and overwrites the entry.
 """
 from __future__ import annotations
 
+import mmap
+import os
 import warnings
 import zlib
 from pathlib import Path
@@ -65,9 +67,15 @@ class JpegFrames:
 
     def __init__(self, path: Path, on_corrupt: Callable[[], np.ndarray] | None = None) -> None:
         self.path = Path(path)
-        data = self.path.read_bytes()
-        if len(data) < _HEAD or data[:len(MAGIC)] != MAGIC:
-            raise ValueError(f"{path} is not a JPEG frame-cache entry (bad magic or too short)")
+        # Mapped, not read: the pages are the OS's page cache, shared by every loader worker that
+        # keeps this entry open (a private copy per worker would multiply the memory by the workers).
+        with open(self.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < _HEAD:
+                raise ValueError(f"{path} is not a JPEG frame-cache entry (too short: {size} bytes)")
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if data[:len(MAGIC)] != MAGIC:
+            raise ValueError(f"{path} is not a JPEG frame-cache entry (bad magic)")
         n, h, w = (int(v) for v in np.frombuffer(data, "<u4", 3, len(MAGIC)))
         table = _HEAD + 8 * (n + 1) + 4 * n
         if len(data) < table:
