@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seq-len", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--batches", type=int, default=10)
+    ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--few", type=int, default=2, help="batches for the peers that decode videos per item")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
