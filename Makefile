@@ -40,6 +40,9 @@ lab: $(LAB_STAMP)
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 nice -n 5 $(BIN)/python benchmarks/bench_reader.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_data.py --preset ucf-shaped --repeat 2 --only pyav_decode_only \
+	  pyav_raw ffmpeg_cli project_decode torchvision project_cached project_cached_jpeg
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_loader.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_model.py
 	OMP_NUM_THREADS=2 $(BIN)/python benchmarks/bench_epoch.py
 	$(BIN)/python benchmarks/render.py

@@ -1,6 +1,8 @@
 """Data-path benchmark: one epoch of sequences, four readers side by side.
 
-On the demo synthetic set (split 1, train + test: the same videos for every reader), at
+On the demo synthetic set (``--preset demo``) or ``--clips`` ucf-shaped clips
+(``--preset ucf-shaped``: 320x240 MPEG-4 at 25 fps, ``strn/synth_ucf.py``, at 256 px; every
+4th group in split 1's test list) (split 1, train + test: the same videos for every reader), at
 the demo setting (every ``rate``-th frame, sequences of ``seq_len``, frames ``size``):
 
   project_decode   the project's reader on the decode path, no cache: ``read_split``
@@ -18,6 +20,7 @@ the demo setting (every ``rate``-th frame, sequences of ``seq_len``, frames ``si
                    with the usual ``frame.to_ndarray(format="rgb24")`` (native size).
   project_cached   ``SequenceDataset`` over a warm ``FrameCache`` (entries on disk, OS
                    cache warm), built (its indexing) and read item by item.
+  project_cached_jpeg  the same over a warm JPEG q90 cache (``codec="jpeg90"``).
 
 and, for context (no target):
 
@@ -71,11 +74,14 @@ TARGETS = {  # ratio name -> (numerator, denominator, minimum)
     "project_vs_pyav_raw": ("project_decode", "pyav_raw", 0.8),
     "cached_vs_decode": ("project_cached", "project_decode", 10.0),
 }
+# (JPEG cache: reported beside the raw one, no target of its own)
 CONTEXT = {  # ratio name -> (numerator, denominator): reported, no target
     "project_vs_ffmpeg_cli": ("project_decode", "ffmpeg_cli"),
+    "jpeg_cached_vs_decode": ("project_cached_jpeg", "project_decode"),
+    "jpeg_cached_vs_raw_cached": ("project_cached_jpeg", "project_cached"),
 }
 PHASES = ("pyav_decode_only", "pyav_raw", "ffmpeg_cli", "project_decode", "torchvision",
-          "project_dataset_nocache", "project_cold", "project_cached")
+          "project_dataset_nocache", "project_cold", "project_cached", "project_cached_jpeg")
 
 
 def _proc_status_mib(field: str) -> float | None:
@@ -169,14 +175,14 @@ def _project_decode(root: str, rate: int, seq_len: int, size: int, crop: int) ->
 
 
 def _dataset(root: str, rate: int, seq_len: int, size: int, crop: int,
-             cache_root: str | None) -> tuple[int, float]:
+             cache_root: str | None, codec: str = "raw") -> tuple[int, float]:
     from strn.data.cache import FrameCache
     from strn.data.datasets import SequenceDataset
     from strn.data.ucf101 import read_split
 
     t0 = time.perf_counter()
     index = read_split(root, 1)
-    cache = FrameCache(cache_root)
+    cache = FrameCache(cache_root, codec=codec)
     sets = [SequenceDataset(index, s, rate=rate, seq_len=seq_len, size=size,
                             cache=cache, progress=False) for s in ("train", "test")]
     t_index = time.perf_counter() - t0
@@ -232,9 +238,11 @@ def _child(args: argparse.Namespace) -> None:
         "project_dataset_nocache": lambda _: _dataset(root, *cfg, args.crop, None),
         "project_cold": lambda k: _dataset(root, *cfg, args.crop, f"{args.cache_dir}/cold{k}"),
         "project_cached": lambda _: _dataset(root, *cfg, args.crop, f"{args.cache_dir}/warm"),
+        "project_cached_jpeg": lambda _: _dataset(root, *cfg, args.crop, f"{args.cache_dir}/warm-jpeg", "jpeg90"),
     }
-    if p == "fill":  # untimed: fill the warm cache in a process of its own
+    if p == "fill":  # untimed: fill the warm caches in a process of their own
         _dataset(root, *cfg, args.crop, f"{args.cache_dir}/warm")
+        _dataset(root, *cfg, args.crop, f"{args.cache_dir}/warm-jpeg", "jpeg90")
         print(json.dumps({"phase": p}))
         return
     method, base = _memory_baseline()
@@ -279,11 +287,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="where the demo synthetic set lives or is generated "
                          "(default: strn.paths.default_data_dir())")
-    ap.add_argument("--out", type=Path, default=REPO / "results" / "bench" / "data.json")
+    ap.add_argument("--preset", choices=("demo", "ucf-shaped"), default="demo",
+                    help="demo: the demo synthetic set at 48 px; ucf-shaped: --clips 320x240 MPEG-4 clips "
+                         "(strn/synth_ucf.py) at the full profile's 256 px")
+    ap.add_argument("--clips", type=int, default=40, help="ucf-shaped clips")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default results/bench/data.json (demo) or data_ucf.json (ucf-shaped)")
     ap.add_argument("--rate", type=int, default=10)
     ap.add_argument("--seq-len", type=int, default=2)
-    ap.add_argument("--size", type=int, default=48, help="frame size (demo profile: 48)")
-    ap.add_argument("--crop", type=int, default=48)
+    ap.add_argument("--size", type=int, default=None, help="frame size (default: demo 48, ucf-shaped 256)")
+    ap.add_argument("--crop", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=3, help="runs per reader; the best is used")
     ap.add_argument("--only", nargs="*", choices=PHASES, help="run only these readers")
     # internal: one reader in a child process
@@ -293,6 +306,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
     ap.add_argument("--fps", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    ucf = args.preset == "ucf-shaped"
+    args.size = args.size or (256 if ucf else 48)
+    args.crop = args.crop or args.size
+    args.out = args.out or REPO / "results" / "bench" / ("data_ucf.json" if ucf else "data.json")
     if args.phase:
         _child(args)
         return {}
@@ -306,7 +323,16 @@ def main(argv: list[str] | None = None) -> dict:
     load_start = os.getloadavg()
     data_dir = args.data_dir or default_data_dir()
     t0 = time.perf_counter()
-    root = ensure_synthetic("demo", data_dir)
+    if ucf:  # the ucf-shaped clips in a UCF-101 layout of symlinks (all in split 1's train list)
+        from bench_loader import ucf_layout
+
+        from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+
+        work = Path(data_dir) / "bench-data-ucf"
+        spec = UcfShapedSpec(n_clips=args.clips)
+        root = ucf_layout(work / "ucf", write_ucf_shaped(work / "clips", spec), test_every=4)
+    else:
+        root = ensure_synthetic("demo", data_dir)
     gen_s = time.perf_counter() - t0
     index = read_split(root, 1)
     paths = [str(index.videos_dir / e.path) for e in index.subset("train") + index.subset("test")]
@@ -321,8 +347,8 @@ def main(argv: list[str] | None = None) -> dict:
         files = Path(tmp) / "files.json"
         files.write_text(json.dumps(paths))
         cache_dir = Path(tmp) / "cache"
-        fps = float(spec_for_profile("demo").fps)
-        if "project_cached" in phases:
+        fps = float(spec.fps if ucf else spec_for_profile("demo").fps)
+        if "project_cached" in phases or "project_cached_jpeg" in phases:
             _run_child("fill", args, root, files, cache_dir, fps)
         for phase in phases:
             r = _run_child(phase, args, root, files, cache_dir, fps)
@@ -360,7 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
                 ratios.setdefault("project_vs_torchvision", {})["bound_by_decode_floor"] = bound
                 print(f"{'  bound on project/tv':24s} {bound:7.2f}x (decode floor / torchvision)")
     report = {
-        "benchmark": "data", "dataset": str(root), "split": 1, "subsets": ["train", "test"],
+        "benchmark": "data", "preset": args.preset, "dataset": str(root), "split": 1, "subsets": ["train", "test"],
         "n_videos": len(paths), "rate": args.rate, "seq_len": args.seq_len, "size": args.size,
         "crop": args.crop, "repeat": args.repeat, "synthetic_generation_s": gen_s,
         "readers": results, "ratios": ratios,

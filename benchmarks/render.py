@@ -1,8 +1,9 @@
-"""Render the committed benchmark results into the README's performance section and a figure.
+"""Render the committed benchmark results: the long tables into benchmarks/README.md, a short
+summary into the README's performance section.
 
-    .venv/bin/python benchmarks/render.py     # after bench_data.py / bench_model.py
+    .venv/bin/python benchmarks/render.py     # after bench_data.py / bench_model.py / bench_loader.py
 
-The README text between the markers below is replaced; nothing in it is typed by hand.
+The text between the markers below is replaced in both files; nothing in it is typed by hand.
 """
 from __future__ import annotations
 
@@ -38,15 +39,23 @@ def section(bench_dir: Path) -> str:
                   f"{r['project_s']:.2f} s = **{r['project_share_of_floor']:.2f} of the floor** "
                   f"(target ≥ {r['target']}: {'met' if r['project_share_of_floor'] >= r['target'] else 'missed'}); "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB.", ""]
-    if data_p.exists():
-        d = json.loads(data_p.read_text())
-        lines += ["**Data path** (`benchmarks/bench_data.py`, demo set, every 10th frame, T = 2; "
-                  f"{_machine(d.get('env', {}))}):", "",
+    for path, what in ((bench_dir / "data_ucf.json", "ucf-shaped set"), (data_p, "demo set")):
+        if not path.exists():
+            continue
+        d = json.loads(path.read_text())
+        n = f"{d['n_videos']} clips, " if "n_videos" in d else ""
+        lines += [f"**Data path** (`benchmarks/bench_data.py`, {what}, {n}every {d.get('rate', 10)}th frame, T = "
+                  f"{d.get('seq_len', 2)}, {d.get('size', 48)} px; {_machine(d.get('env', {}))}):", "",
                   "| comparison | ratio | target |", "|---|---|---|"]
         for name, r in d.get("ratios", {}).items():
             goal = "(context)" if r.get("target") is None else \
                 f"≥ {r['target']}× ({'met' if r['met'] else 'missed'})"
             lines.append(f"| {name.replace('_', ' ')} | {r['value']:.2f}× | {goal} |")
+        readers = d.get("readers", {})
+        if readers:
+            lines += ["", "| reader | frames/s | peak RSS growth MiB |", "|---|---|---|"]
+            lines += [f"| {k.replace('_', ' ')} | {r['frames_per_s']:,.0f} | {r['peak_rss_delta_mib']:.0f} |"
+                      for k, r in readers.items()]
         lines.append("")
     if model_p.exists():
         m = json.loads(model_p.read_text())
@@ -70,8 +79,93 @@ def section(bench_dir: Path) -> str:
         lines += ["", f"At the demo's per-frame rate a UCF-101 split-1 epoch ({e['ucf101_split1_frames']} sampled "
                   f"frames, the benchmark issue's estimate) would take {e['ucf101_split1_epoch_h_at_demo_rate']:.2f} h on this CPU with the narrow "
                   "48 px net (not the thesis's ResNet-50 at 224 px)."]
+    lines += cache_lines(bench_dir) + loader_lines(bench_dir)
     lines += gpu_lines(bench_dir)
     return "\n".join(lines) if lines else "(no benchmark results yet)"
+
+
+def cache_lines(bench_dir: Path) -> list[str]:
+    """Frame-cache codecs (bench_cache_codec.py): size of the split-1 cache, read cost, error."""
+    p = bench_dir / "cache_codec.json"
+    if not p.exists():
+        return []
+    c = json.loads(p.read_text())
+    lines = ["", f"**Frame-cache codec** (`benchmarks/bench_cache_codec.py`, {c['frames']} kept frames of ucf-shaped "
+             f"clips at {c['size']} px; split-1 cache at r = 10 projected from {c['split1_frames_r10']:,} frames):", "",
+             "| codec | bytes per frame | split-1 cache at r = 10 | read ms per frame (one thread) | mean abs error (0-255) |",
+             "|---|---|---|---|---|"]
+    for name, r in c["codecs"].items():
+        lines.append(f"| {name} | {r['bytes_per_frame']:,} | {r['split1_r10_gb']:.1f} GB | {r['read_ms_per_frame']:.3f} | "
+                     f"{r['mean_abs_error_0_255']:.2f} |")
+    return lines
+
+
+def _loader_summary(lo: dict) -> str:
+    p = lo["peers"]
+    return (f"raw cache {p['raw_cache']['ratio_to_in_memory']:.2f} / JPEG cache "
+            f"{p['jpeg_cache']['ratio_to_in_memory']:.2f} of the in-memory rate over a {lo['batches']}-batch epoch, "
+            f"{p['raw_cache']['steady_ratio']:.2f} / {p['jpeg_cache']['steady_ratio']:.2f} after its first batch, "
+            f"projected {p['raw_cache']['projected_full_epoch_ratio']:.2f} / "
+            f"{p['jpeg_cache']['projected_full_epoch_ratio']:.2f} over a UCF-101 split-1 epoch (target ≥ "
+            f"{p['raw_cache']['target']})")
+
+
+def loader_lines(bench_dir: Path) -> list[str]:
+    """The real loader against the in-memory ceiling (bench_loader.py)."""
+    p = bench_dir / "loader.json"
+    if not p.exists():
+        return []
+    lo = json.loads(p.read_text())
+    lines = ["", f"**Loader against in-memory** (`benchmarks/bench_loader.py`, {lo['dataset']}; every {lo['rate']}th "
+             f"frame, T = {lo['seq_len']}, {lo['size']} px, micro-batches of {lo['batch_size']}, {lo['workers']} "
+             f"worker(s); a stand-in GPU step of {1e3 * lo['step']['s_per_frame']:.2f} ms per frame, the full "
+             f"profile's per-worker budget; medians of {lo['repeat']} interleaved rounds): {_loader_summary(lo)}.", "",
+             "| peer | batches | frames/s | of in-memory | after the first batch | first batch s | "
+             "workers' CPU s / epoch s | one batch alone: items + collate + to shared memory (ms) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in lo["peers"].items():
+        c = r.get("worker_cost_one_batch")
+        cost_s = (f"{c['items_ms']:.0f} + {c['collate_ms']:.0f} + {c['to_shared_memory_ms']:.0f} "
+                  f"({c['batch_sequences']} sequences)") if c else ""
+        ratio = "" if name == "in_memory" else f"{r['ratio_to_in_memory']:.3f}"
+        steady = "" if name == "in_memory" else f"{r['steady_ratio']:.3f}"
+        cpu = "n/a" if r.get("worker_cpu_s") is None else f"{r['worker_cpu_s']:.2f}"  # persistent workers: not reaped
+        lines.append(f"| {name.replace('_', ' ')} | {r.get('batches', lo['batches'])} | {r['frames_per_s']:.0f} | {ratio} | "
+                     f"{steady} | {r['first_batch_s']:.2f} | {cpu} / {r['seconds']:.1f} | {cost_s} |")
+    demo = lo.get("demo_setting_batch_cost_ms")
+    if demo:
+        tot = {k: sum(v[f] for f in ("items_ms", "collate_ms", "to_shared_memory_ms")) for k, v in demo.items()}
+        lines += ["", f"At the demo setting (48 px, 16 sequences) a batch costs a worker {tot['raw']:.1f} ms from the raw "
+                  f"cache and {tot['jpeg90']:.1f} ms from the JPEG cache: raw stays the default there."]
+    return lines
+
+
+def summary(bench_dir: Path) -> str:
+    """The README's short performance block: one line per finding, the tables in benchmarks/README.md."""
+    lines = []
+    reader_p, loader_p, codec_p = bench_dir / "reader.json", bench_dir / "loader.json", bench_dir / "cache_codec.json"
+    model_p, gpu_p = bench_dir / "model.json", bench_dir / "gpu.json"
+    if reader_p.exists():
+        r = json.loads(reader_p.read_text())
+        lines.append(f"- Reader (decode every {r['rate']}th frame to {r['size']} px, UCF-shaped MPEG-4): "
+                     f"**{r['project_share_of_floor']:.2f} of the decode floor** (target ≥ {r['target']}).")
+    if loader_p.exists():
+        lines.append(f"- Training loader on the CPU, warm cache: {_loader_summary(json.loads(loader_p.read_text()))}.")
+    if codec_p.exists():
+        c = json.loads(codec_p.read_text())["codecs"]
+        lines.append(f"- Frame cache of UCF-101 split 1 at r = 10: {c['raw']['split1_r10_gb']:.1f} GB raw, "
+                     f"{c['jpeg90']['split1_r10_gb']:.1f} GB as JPEG q90 (the full profile's `data.cache_codec`).")
+    if model_p.exists():
+        m = json.loads(model_p.read_text())
+        lines.append(f"- STRN's training step over the plain ResNet's on the same frames: at most "
+                     f"{m['worst_train_ratio_T2_T5']:.3f}× (target ≤ {m['target']}).")
+    if gpu_p.exists():
+        g = json.loads(gpu_p.read_text())
+        best = max((r for r in g["model"] if r["mode"] == "train" and r["T"] == 2), key=lambda r: r["strn_frames_per_s"])
+        lines.append(f"- GPU ({g['env']['device_name']}): STRN trains at {best['strn_frames_per_s']:,.0f} frames/s "
+                     f"(T = 2, {best['batch']} sequences, {100 * best['strn_peak_fraction']:.0f}% of the matmul rate).")
+    lines.append("- Every table, and how each number is measured: [`benchmarks/README.md`](benchmarks/README.md).")
+    return "\n".join(lines)
 
 
 def gpu_lines(bench_dir: Path) -> list[str]:
@@ -129,11 +223,11 @@ def _replace(text: str, start: str, end: str, body: str, readme: Path) -> str:
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def render_readme(readme: Path, bench_dir: Path) -> bool:
-    """Replace the README's performance section (and, where its markers are, the full
-    profile's cost table); returns whether the file changed."""
+def render_readme(readme: Path, bench_dir: Path, body=None) -> bool:
+    """Replace the README's performance section (``body(bench_dir)``, default the summary) and,
+    where its markers are, the full profile's cost table; returns whether the file changed."""
     text = readme.read_text()
-    new = _replace(text, START, END, section(bench_dir), readme)
+    new = _replace(text, START, END, (body or summary)(bench_dir), readme)
     if COST_START in new:
         new = _replace(new, COST_START, COST_END, cost_section(bench_dir), readme)
     if new != text:
@@ -142,8 +236,11 @@ def render_readme(readme: Path, bench_dir: Path) -> bool:
 
 
 def main() -> None:
-    changed = render_readme(ROOT / "README.md", ROOT / "results" / "bench")
+    bench = ROOT / "results" / "bench"
+    changed = render_readme(ROOT / "README.md", bench)
     print("README performance section", "updated" if changed else "unchanged")
+    changed = render_readme(ROOT / "benchmarks" / "README.md", bench, section)
+    print("benchmarks/README.md tables", "updated" if changed else "unchanged")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ class DataConfig:
     val_fraction: float = 0.0  # whole groups of the train list held out for validation
     on_bad_video: str = "skip"  # "skip" (listed in results as skipped_videos) or "raise"
     num_workers: int = 0  # DataLoader workers, and processes decoding into the frame cache on a first run
+    cache_codec: str = "raw"  # frame cache entries: "raw" (decoded frames) or "jpeg90" (JPEG q90: 6.4x smaller,
+    # other pixels, ~1 ms/frame to decode in the loader; strn/data/cache.py)
 
 
 @dataclass
@@ -89,6 +91,7 @@ _CHOICES = {
     "data.dataset": ("synthetic", "ucf101"),
     "data.split": (1, 2, 3),
     "data.on_bad_video": ("skip", "raise"),
+    "data.cache_codec": ("raw", "jpeg90"),
     "model.kind": ("strn", "frame_avg", "feat_avg", "feat_gru"),
     "model.connection": ("identity", "conv", "conv_relu"),
     "train.optimizer": ("adam", "rprop", "sgd"),
@@ -96,7 +99,7 @@ _CHOICES = {
 }
 # Fields added after results were stored: left out of the hash while they hold these values,
 # so every configuration that existed before them keeps its hash (and its stored results).
-_HASHED_UNLESS = {"train.lr_schedule": "constant"}
+_HASHED_UNLESS = {"train.lr_schedule": "constant", "data.cache_codec": "raw"}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
 
 

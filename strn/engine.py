@@ -58,9 +58,11 @@ class BatchSource(Protocol):
     def load(self, batches: list[list[int]]) -> Iterator[Any]:
         """The batches of these index lists, in this order."""
 
-    def forward(self, model: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def forward(self, model: nn.Module, batch: Any,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int] | None:
         """(logits (B, K), labels (B,) on the model's device, frames seen) of one batch; ``gen``
-        draws its random augmentation (seeded per micro-batch by the engine)."""
+        draws its random augmentation (seeded per micro-batch by the engine). None: nothing
+        in this batch to train on (its examples became unreadable); the engine skips it."""
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -206,13 +208,16 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
             # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
             gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
             with autocast(device, cfg.amp):
-                logits, labels, n_frames = source.forward(model, batch, gen)  # (B, K), (B,) on the device
-                loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
-            (loss_sum / mb.step_len).backward()
-            run_loss += loss_sum.detach().double()
-            run_correct += (logits.detach().argmax(1) == labels).sum()
-            state.seen += len(labels)
-            state.frames_trained += n_frames
+                out = source.forward(model, batch, gen)  # None: nothing left to train on in this batch
+                if out is not None:
+                    logits, labels, n_frames = out  # (B, K), (B,) on the device
+                    loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
+            if out is not None:
+                (loss_sum / mb.step_len).backward()
+                run_loss += loss_sum.detach().double()
+                run_correct += (logits.detach().argmax(1) == labels).sum()
+                state.seen += len(labels)
+                state.frames_trained += n_frames
         state.micro += 1
         if mb.ends_step:
             flush()  # before the step: a non-finite loss never reaches the weights

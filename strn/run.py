@@ -60,11 +60,12 @@ class Prepared:
 
 @lru_cache(maxsize=8)
 def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, val_fraction: float, seed: int,
-                    on_bad_video: str, cache_dir: str, progress: bool | None, workers: int = 0) -> Prepared:
+                    on_bad_video: str, cache_dir: str, progress: bool | None, workers: int = 0,
+                    cache_codec: str = "raw") -> Prepared:
     index = read_split(root, split)
     if val_fraction > 0:
         index = group_val_split(index, val_fraction, seed)
-    cache = FrameCache(cache_dir)
+    cache = FrameCache(cache_dir, codec=cache_codec)
     # A first run decodes every video: with loader workers configured, as many processes share it.
     cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset("test")], rate, size,
                workers=workers, progress=progress is not False)
@@ -81,7 +82,7 @@ def prepare(cfg: RunConfig, data_dir: str | Path | None = None, progress: bool |
     root = dataset_root(cfg, data_dir)
     d = cfg.data
     return _prepare_cached(str(root), d.split, d.rate, d.seq_len, d.size, d.val_fraction, cfg.train.seed,
-                           d.on_bad_video, str(data_dir / "cache"), progress, d.num_workers)
+                           d.on_bad_video, str(data_dir / "cache"), progress, d.num_workers, d.cache_codec)
 
 
 def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:

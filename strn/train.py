@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from . import distributed as dist
 from .checkpoint import TrainState
 from .config import TrainConfig
+from .data.datasets import drop_unreadable, unreadable_videos
 from .data.transforms import crop_batch, to_input
 from .engine import FitResult, autocast, fit_source, run_epoch
 from .metrics import video_metrics
@@ -56,8 +57,13 @@ class SequenceBatches:
     def load(self, batches: list[list[int]]):
         return _loader(self.dataset, batches, self.num_workers, self.device.type == "cuda")
 
-    def forward(self, model: nn.Module, batch, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
-        frames, labels, _ = batch
+    def forward(self, model: nn.Module, batch, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        # A video unreadable since indexing is dropped from its batch and recorded (issue #14); a batch
+        # left with one sequence of several is not trained on (BatchNorm needs two values per channel).
+        n_asked = len(batch[1])
+        frames, labels, _ = drop_unreadable(self.dataset, batch)
+        if len(labels) < min(2, n_asked):
+            return None
         # Cropped on the device: the host only stacks whole frames (and copies them asynchronously).
         x = to_input(crop_batch(frames.to(self.device, non_blocking=True), self.crop, gen, self.flip), self.device)
         return model(x), labels.to(self.device, non_blocking=True), frames.shape[0] * frames.shape[1]
@@ -88,10 +94,11 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     rank, world = dist.rank_world()
     batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
     batches = batches[rank::world]  # each rank evaluates a share; the sums are reduced below
-    for frames, labels, videos in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"),
-                                       total=len(batches), desc="evaluate",
-                                       leave=False, disable=not progress_enabled(progress) or rank != 0,
-                                       mininterval=2):
+    for batch in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"), total=len(batches),
+                      desc="evaluate", leave=False, disable=not progress_enabled(progress) or rank != 0, mininterval=2):
+        frames, labels, videos = drop_unreadable(dataset, batch)  # videos unreadable since indexing: skipped
+        if not len(labels):
+            continue
         labels, videos = labels.to(device), videos.to(device)
         with autocast(device, amp):
             logits = model(to_input(crop_batch(frames.to(device, non_blocking=True), crop, None), device))
@@ -102,6 +109,7 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
         clip_correct += (probs.argmax(1) == labels).sum()
         clips += len(labels)
     prob_sum, n_seq, label_of = prob_sum.cpu(), n_seq.cpu(), label_of.cpu()
+    n_seq[unreadable_videos(dataset)] = 0  # a skipped video is not judged on the sequences read before it failed
     dist.sum_(prob_sum), dist.sum_(n_seq), dist.max_(label_of)
     clip_correct, clips = (int(v) for v in dist.sum_(torch.tensor([int(clip_correct), clips])))
     seen = n_seq > 0

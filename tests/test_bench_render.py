@@ -38,7 +38,32 @@ def test_readme_section_is_replaced_between_markers(tmp_path):
 
 def test_committed_readme_matches_committed_results():
     readme = (ROOT / "README.md").read_text()
-    assert render.section(ROOT / "results" / "bench") in readme
+    bench = ROOT / "results" / "bench"
+    assert f"{render.START}\n{render.summary(bench)}\n{render.END}" in readme
+    assert len(render.summary(bench).splitlines()) <= 10  # the README keeps a short block
+    assert f"{render.START}\n{render.section(bench)}\n{render.END}" in (ROOT / "benchmarks" / "README.md").read_text()
+
+
+def test_loader_and_cache_tables(tmp_path):
+    peer = {"frames_per_s": 400.0, "ratio_to_in_memory": 0.912, "steady_ratio": 0.961, "first_batch_s": 0.25,
+            "worker_cpu_s": 0.8, "seconds": 6.3, "projected_full_epoch_ratio": 0.96, "target": 0.95,
+            "worker_cost_one_batch": {"items_ms": 8.0, "collate_ms": 12.0, "to_shared_memory_ms": 25.0,
+                                      "batch_sequences": 64}}
+    (tmp_path / "loader.json").write_text(json.dumps({
+        "dataset": "ucf-shaped", "rate": 10, "seq_len": 2, "size": 256, "batch_size": 64, "workers": 1, "repeat": 3,
+        "batches": 20, "step": {"s_per_frame": 0.00224},
+        "peers": {"in_memory": {"frames_per_s": 446.0, "first_batch_s": 0.0, "worker_cpu_s": 0.0, "seconds": 5.7},
+                  "raw_cache": peer, "jpeg_cache": dict(peer, ratio_to_in_memory=0.9)},
+        "demo_setting_batch_cost_ms": {"raw": {"items_ms": 1, "collate_ms": 0.5, "to_shared_memory_ms": 0.5},
+                                       "jpeg90": {"items_ms": 6, "collate_ms": 0.5, "to_shared_memory_ms": 0.5}}}))
+    (tmp_path / "cache_codec.json").write_text(json.dumps({"frames": 10, "size": 256, "split1_frames_r10": 248400,
+        "codecs": {"jpeg90": {"bytes_per_frame": 30755, "split1_r10_gb": 7.64, "read_ms_per_frame": 0.96,
+                              "mean_abs_error_0_255": 3.84}}}))
+    md = render.section(tmp_path)
+    assert "| raw cache | 20 | 400 | 0.912 | 0.961 | 0.25 | 0.80 / 6.3 | 8 + 12 + 25 (64 sequences) |" in md
+    assert "| jpeg90 | 30,755 | 7.6 GB | 0.960 | 3.84 |" in md
+    assert "raw cache 0.91 / JPEG cache 0.90 of the in-memory rate" in md
+    assert "2.0 ms from the raw cache and 7.0 ms from the JPEG cache" in md
 
 
 def test_committed_readme_has_the_generated_full_profile_cost():
