@@ -32,6 +32,7 @@ which `load_weights` reads like any project checkpoint (the fc of another size i
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,7 +207,7 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
     net.cpu().eval()
     task = "shape x size" + (f" x position ({spec.position_bins}x{spec.position_bins} grid)" if spec.position_bins > 1 else "")
     meta = {"task": f"stills: {task} (no motion)", "classes": pretrain_classes(spec),
-            "spec": dataclasses.asdict(spec), "version": PRETRAIN_VERSION,
+            "spec": json.loads(json.dumps(dataclasses.asdict(spec))),  # JSON types: equal when read back "version": PRETRAIN_VERSION,
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
             "chance": 1 / len(pretrain_classes(spec)), "history": history,
             "render_s": render_s, "train_s": train_s, "images_per_s": spec.epochs * spec.n_train / max(train_s, 1e-9)}

@@ -10,7 +10,7 @@ from strn.config import config_hash, make_config
 from strn.data.cache import FrameCache
 from strn.data.jpeg_entry import JpegFrames
 from strn.data.video import decode_sampled
-from strn.synth import write_video
+from strn.synth_files import write_video
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_dataset_reads_a_jpeg_cache(tmp_path):
     from tests._data_helpers import make_layout
 
     root = make_layout(tmp_path / "ucf", ["A", "B"], n_frames=12)
-    kw = dict(rate=2, seq_len=2, size=16, crop=16, train=False, progress=False)
+    kw = dict(rate=2, seq_len=2, size=16, progress=False)
     raw = SequenceDataset(read_split(root, 1), "train", cache=FrameCache(tmp_path / "r"), **kw)
     jpg = SequenceDataset(read_split(root, 1), "train", cache=FrameCache(tmp_path / "j", codec="jpeg90"), **kw)
     assert len(raw) == len(jpg) > 0

@@ -9,7 +9,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from strn import architecture, experiments, plots, synth, technical  # noqa: E402
+from strn import architecture, experiments, plots, synth, synth_files, technical  # noqa: E402
 from strn.config import make_config  # noqa: E402
 from strn.data import stats  # noqa: E402
 from strn.results import load_results  # noqa: E402
@@ -46,7 +46,7 @@ def _forbid(monkeypatch, *targets):
 
 @pytest.fixture(scope="module")
 def smoke_root(tmp_path_factory):
-    return synth.write_synthetic(tmp_path_factory.mktemp("synth"), synth.spec_for_profile("smoke"), progress=False)
+    return synth_files.write_synthetic(tmp_path_factory.mktemp("synth"), synth.spec_for_profile("smoke"), progress=False)
 
 
 def test_technical_figures_are_readable_and_drawn_from_data(monkeypatch):

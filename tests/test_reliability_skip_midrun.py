@@ -93,7 +93,7 @@ def test_run_completes_and_records_videos_that_fail_mid_run(tmp_path, monkeypatc
         for e in (train_bad, test_bad):
             _break(index, e)
 
-    monkeypatch.setattr(skips, "check_skipped", check_then_damage)
+    monkeypatch.setattr(run_mod, "check_skipped", check_then_damage)  # the name run() calls
     cfg = make_config("smoke", {"data": {"root": str(root), "dataset": "ucf101", "rate": 2, "size": 16, "crop": 16},
                                 "model": {"weights": "scratch"}, "train": {"epochs": 2}})
     record = run_mod.run(cfg, results_dir=tmp_path / "results", data_dir=tmp_path / "data", progress=False)
