@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, config_hash
-from .progress import log
+from .progress import status
 
 
 def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
@@ -106,14 +107,22 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
             prepare(cfg, data_dir, progress=False)
             resolve_weights(cfg, data_dir)
     todo.sort(key=lambda job: -_work(job[0], data_dir))
-    log(f"training {len(todo)} runs of profile {profile!r} with {jobs} processes of one thread each")
+    status(f"training {len(todo)} runs of profile {profile!r} first, in {jobs} processes of one thread each "
+           f"(longest first); the notebooks then read them back")
+    t0 = time.perf_counter()
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
     done = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = [pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir),
-                               str(data_dir) if data_dir else None) for cfg, table, thesis in todo]
+        futures = {pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir),
+                               str(data_dir) if data_dir else None): cfg for cfg, table, thesis in todo}
         for fut in as_completed(futures):
-            exp, name, seed, err = fut.result()  # a failed run raises here, after the pool stops
             done += 1
-            log(f"[{done}/{len(todo)}] {exp} / {name} seed {seed}: video error {err:.3f}")
+            cfg = futures[fut]
+            where = f"[{done}/{len(todo)}] {cfg.experiment} / {cfg.name} seed {cfg.train.seed}"
+            try:
+                err = fut.result()[3]
+            except Exception as e:  # noqa: BLE001 - the others go on; its notebook runs it again and shows why
+                status(f"{where}: failed ({type(e).__name__}: {e}); its notebook will run it again")
+                continue
+            status(f"{where}: video error {err:.3f} ({time.perf_counter() - t0:.0f} s)")
     return len(configs)

@@ -43,3 +43,9 @@ def log(message: str, progress: bool | None = None) -> None:
     """One plain progress line, printed in ``log`` mode only."""
     if mode(progress) == "log":
         print(message, file=sys.stdout, flush=True)
+
+
+def status(message: str, progress: bool | None = None) -> None:
+    """One plain line of a long job without a bar of its own (bar and log modes; not off)."""
+    if mode(progress) != "off":
+        print(message, file=sys.stdout, flush=True)

@@ -187,6 +187,23 @@ def _markdown_table(df) -> str:
     return "\n".join(lines)
 
 
+def skipped_videos(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every video some run skipped (``skipped_videos`` of the records), once per path."""
+    seen: dict[str, dict[str, str]] = {}
+    for r in records:
+        for s in r.get("skipped_videos") or []:
+            seen.setdefault(s["path"], s)
+    return [seen[p] for p in sorted(seen)]
+
+
+def _skipped_text(records: list[dict[str, Any]]) -> str:
+    skipped = skipped_videos(records)
+    if not skipped:
+        return "no video was skipped"
+    listed = "; ".join(f"{s['path']} ({s.get('reason', '?')})" for s in skipped[:5])
+    return f"{len(skipped)} video(s) skipped: {listed}" + (" ..." if len(skipped) > 5 else "")
+
+
 def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
     """``<results_dir>/summary.md``: every table, every claim verdict and the notebooks' wall
     times, generated from the stored results (the README links it; nothing is typed)."""
@@ -206,7 +223,9 @@ def write_summary_markdown(results_dir: str | Path, profile: str) -> Path:
     if stored:
         wall = sum(float(r["cost"].get("wall_s") or 0.0) for r in stored)
         parts += [f"The {len(stored)} stored training runs took {wall:.0f} s of wall time when they were made "
-                  "(sum of `cost.wall_s`; runs reused from another table are counted once).", ""]
+                  "(sum of `cost.wall_s`, so runs trained side by side count each; runs reused from another "
+                  "table are counted once).", "", f"Videos: {_skipped_text(stored)} (`skipped_videos` of the "
+                  "runs; the rule is in docs/RELIABILITY.md).", ""]
     parts += ["## Tables: thesis (UCF-101) beside reproduced", "",
               _markdown_table(tables[keep]) if len(tables) else "(no results)", "",
               "## The thesis's claims", "", _markdown_table(verdicts) if len(verdicts) else "(none)", ""]
@@ -319,8 +338,9 @@ def _first_screen(profile: str, results_dir: Path, runs: list[dict[str, Any]] | 
         f"<b>What was run</b>: the thesis's tables 5.1–5.8 as {len(stored)} training runs "
         f"(profile <code>{_esc(profile)}</code>), each beside the thesis's UCF-101 number.",
         f"<b>On what</b>: {_esc(', '.join(datasets))} data ({'/'.join(str(n) for n in n_classes)} classes), "
-        f"on {_esc(', '.join(devices) or '?')}.",
-        f"<b>How long</b>: {train_s / 60:.1f} min of training wall time when the runs were made{nb_text}.",
+        f"on {_esc(', '.join(devices) or '?')}; {_esc(_skipped_text(stored))}.",
+        f"<b>How long</b>: {train_s / 60:.1f} min of training wall time when the runs were made (summed over "
+        f"runs){nb_text}.",
         f"<b>Verdicts</b> on the thesis's claims: {verdict_text}.",
         f"<b>Provenance</b>: {_esc(provenance_line(results_dir))}.",
     ]

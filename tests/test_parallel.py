@@ -23,7 +23,7 @@ def test_every_strn_row_is_listed_once_per_configuration():
     assert eq and all(c.train.epochs > parallel.experiment_configs("smoke", seeds=[0])[0][0].train.epochs for c in eq)
 
 
-def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch):
+def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch, capsys):
     """Two runs trained by two worker processes are stored; `run` then serves them back
     without training, with the numbers an in-process run of one thread gets."""
     data, results = tmp_path / "data", tmp_path / "results"
@@ -31,7 +31,12 @@ def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch):
                if c[0].name in ("adam-1pct", "conv-98-104")]
     assert len(configs) == 2
     monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
+    monkeypatch.delenv("STRN_QUIET", raising=False)  # the lines a user of `strn report` sees
     assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert any("training 2 runs" in ln for ln in lines)
+    assert sorted(ln.split("]")[0] for ln in lines if ln.startswith("[")) == ["[1/2", "[2/2"]
+    assert all("video error" in ln for ln in lines if ln.startswith("["))
     stored = {c.name: run(c, results_dir=results, data_dir=data, progress=False) for c, _, _ in configs}
     assert all(r["metrics"]["history"] for r in stored.values())
     # the same configuration retrained here with one thread: identical history

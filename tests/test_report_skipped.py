@@ -1,0 +1,28 @@
+"""Skipped videos are counted in the summary and on the report's first screen (issue 14)."""
+import json
+import shutil
+
+from strn import report
+
+
+def test_skipped_videos_are_listed_once_and_counted(tmp_path):
+    recs = [{"skipped_videos": [{"path": "A/v_a.avi", "reason": "no video stream"}]},
+            {"skipped_videos": [{"path": "A/v_a.avi", "reason": "no video stream"},
+                                {"path": "B/v_b.avi", "reason": "truncated"}]},
+            {"skipped_videos": []}, {}]
+    assert [s["path"] for s in report.skipped_videos(recs)] == ["A/v_a.avi", "B/v_b.avi"]
+    text = report._skipped_text(recs)
+    assert text.startswith("2 video(s) skipped") and "truncated" in text
+    assert report._skipped_text([{}]) == "no video was skipped"
+
+
+def test_summary_and_first_screen_say_what_was_skipped(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree("tests/data/trained_smoke", results)
+    path = next(results.rglob("*__seed0.json"))
+    rec = json.loads(path.read_text())
+    rec["skipped_videos"] = [{"path": "Apple/v_Apple_g01_c01.avi", "reason": "no video stream"}]
+    path.write_text(json.dumps(rec))
+    summary = report.write_summary_markdown(results, "smoke").read_text()
+    assert "Videos: 1 video(s) skipped: Apple/v_Apple_g01_c01.avi (no video stream)" in summary
+    assert "1 video(s) skipped" in report._first_screen("smoke", results, None, [])
