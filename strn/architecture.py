@@ -16,6 +16,7 @@ propagate, nothing is computed, so ResNet-50 at 224 px costs milliseconds.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +129,7 @@ def cost_table(configs: Sequence[CostConfig] | None = None):
     """DataFrame of parameters and MACs, with the cost relative to the plain ResNet of the
     same width and input size on ONE frame (``x plain``) and on all T frames (``x T
     frames``, what averaging T per-frame predictions costs)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     configs = list(configs or default_cost_configs())
     df = pd.DataFrame([cost_row(c) for c in configs])
@@ -150,7 +151,7 @@ def cost_table(configs: Sequence[CostConfig] | None = None):
 def layer_frame():
     """``layer_table()`` as a DataFrame; ``thesis position`` names the Table 5.4 span a
     layer belongs to (5-11, 49-55, 86-92, 98-104)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     spans = {name: (span, block_span(name)) for span, name in THESIS_POSITIONS.items()}
     rows = []
@@ -256,7 +257,7 @@ def unrolled(model: nn.Module, seq_len: int) -> dict[str, Any]:
 def resnet50_reference_macs() -> tuple[int, int]:
     """(MACs, parameters) of torchvision's resnet50 (1000 classes) at 224 px, batch 1:
     4,089,184,256 MACs and 25,557,032 parameters."""
-    import torchvision
+    import torchvision  # heavy: only for the reference model of the counts
 
     with torch.device("meta"):
         net = torchvision.models.resnet50(weights=None)
@@ -265,7 +266,7 @@ def resnet50_reference_macs() -> tuple[int, int]:
 
 def checks(costs, panels: Sequence[tuple[nn.Module, int, str]]):
     """What notebook 04 asserts about the drawn networks and the counts (check, value, passed)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     by = costs.set_index("configuration")
     rows = []
@@ -318,7 +319,6 @@ def block_models(width: int = 64, num_classes: int = 101) -> list[tuple[nn.Modul
 
 
 def _replace(cfg: CostConfig, **kw) -> CostConfig:
-    import dataclasses
 
     return dataclasses.replace(cfg, **kw)
 

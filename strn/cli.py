@@ -34,7 +34,7 @@ def _summary(a: argparse.Namespace) -> int:
 def _synth(a: argparse.Namespace) -> int:
     # local (both): numpy and PyAV
     from .synth import spec_for_profile
-    from .synth_files import write_synthetic
+    from .synth_files import write_synthetic  # PyAV: loaded by the command that needs it, not by `strn --help`
 
     t0 = time.perf_counter()
     root = write_synthetic(a.root, spec_for_profile(a.profile))
@@ -77,6 +77,7 @@ def parse_sets(items: list[str]) -> dict:
 def _run(a: argparse.Namespace) -> int:
     # local (all three): torch and pandas
     from . import distributed
+    # torch, pandas and the experiments: loaded by the command that needs them, not by `strn --help`
     from .experiments import run_experiment, summary_table
     from .notebook import parse_seeds
 

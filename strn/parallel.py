@@ -22,8 +22,15 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, config_hash
+import torch
+
+from .config import RunConfig, config_from_dict, config_hash
+from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config
+from .paths import default_results_dir
 from .progress import status
+from .results import find_cached
+from .rows import row_config
+from .run import prepare, resolve_weights, run
 
 
 def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
@@ -31,9 +38,6 @@ def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: 
     """(configuration, table, thesis number) of every trained row of the STRN experiments
     (those without a runner of their own), every seed, in the master's order; each
     configuration once (the first row that asks for it names it)."""
-    from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config
-    from .rows import row_config
-
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
     out, seen = [], set()
     for key in sorted(EXPERIMENTS):
@@ -58,23 +62,16 @@ def default_jobs() -> int:
 
 def _work(cfg: RunConfig, data_dir: str | Path | None) -> int:
     """Training frames of one epoch of ``cfg`` (sequences x T): the cost used to order jobs."""
-    from .run import prepare
-
     return len(prepare(cfg, data_dir, progress=False).train) * cfg.data.seq_len * cfg.train.epochs
 
 
 def _worker_init() -> None:
-    import torch
-
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 
 
 def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, results_dir: str,
              data_dir: str | None) -> tuple[str, str, int, float]:
-    from .config import config_from_dict
-    from .run import run
-
     cfg = config_from_dict(cfg_dict)
     rec = run(cfg, results_dir=results_dir, data_dir=data_dir, table=table, thesis=thesis, progress=False)
     return cfg.experiment, cfg.name, cfg.train.seed, float(rec["metrics"]["error_rate"])
@@ -86,12 +83,6 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     worker processes of one thread each; returns how many runs were trained or found.
     ``jobs`` <= 1, or a CUDA device, does nothing: the notebooks then train as usual (one
     GPU is best used by one run at a time)."""
-    import torch
-
-    from .paths import default_results_dir
-    from .results import find_cached
-    from .run import prepare, resolve_weights
-
     if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
         return 0
     results_dir = Path(results_dir or default_results_dir(profile))

@@ -115,7 +115,7 @@ def summary(results_dir: str | Path) -> tuple[Any, Any]:
 def export_html(executed: str | Path, html: str | Path) -> Path:
     """Render an executed notebook to a standalone HTML file (code cells hidden)."""
     import nbformat  # local: jupyter's libraries only when notebooks are read or exported
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # heavy (jinja, bleach): only when the HTML is exported
 
     nb = nbformat.read(str(executed), as_version=4)
     # The report shows results, not the execution's stream: progress lines, kernel warnings and
@@ -134,7 +134,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
     to ``<results_dir>/report.html``. On a CPU, the STRN experiments' runs are first trained
     by ``jobs`` one-thread processes side by side (default: one per core; `strn.parallel`);
     the notebooks then find them stored. Not with ``force`` (the notebooks retrain then)."""
-    from .parallel import default_jobs, train_all
+    from .parallel import default_jobs, train_all  # torch and the experiments load only when a report is built
 
     results_dir = Path(results_dir or default_results_dir(profile))
     if not force:

@@ -167,7 +167,7 @@ def _git(*args: str) -> str | None:
 def environment(device: Any = None) -> dict[str, Any]:
     """Versions, device and git state, for the ``env`` key."""
     import torch  # local (both): results files are read (report, summary) without torch
-    import torchvision
+    import torchvision  # only for its version string in the environment record
 
     try:
         import av  # local: as torch, and optional here (None when missing)

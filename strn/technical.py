@@ -196,7 +196,7 @@ def summary(optim: dict[str, Any], bptt: dict[str, Any]) -> dict[str, Any]:
 
 def checks(optim: dict[str, Any], bptt: dict[str, Any]):
     """What notebook 03 asserts about its own numbers, as a table (check, value, passed)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     rows = []
     for r in optim["table"]:

@@ -66,7 +66,7 @@ def _default_keep_open() -> int:
     tensors through descriptors, so the cache never takes more than a quarter.
     """
     try:
-        import resource
+        import resource  # POSIX only: the peak-memory reading of fill()
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):  # not POSIX: no such limit to respect
@@ -250,7 +250,7 @@ class FrameCache:
                 continue  # missing: `get` names it
         if not todo:
             return 0
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # ipywidgets-aware bars only when decoding
 
         # The platform's default start method, as DataLoader workers use (fork on Linux: the
         # children only decode with PyAV and numpy, so CUDA or OpenMP state in the parent is

@@ -98,7 +98,7 @@ def dataset_stats(root: str | Path, rate: int = 10, seq_len: int = 2, *, splits:
     """Statistics of the dataset at ``root`` for sampling rate ``rate`` and context
     ``seq_len`` (see the module docstring). Every video listed in any of ``splits`` is
     read once; unreadable videos are listed, with frames = 0, not raised."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     indexes = {k: read_split(root, k) for k in splits}
     first = indexes[splits[0]]
@@ -133,7 +133,7 @@ def dataset_stats(root: str | Path, rate: int = 10, seq_len: int = 2, *, splits:
 
 def split_table(stats: DatasetStats):
     """Videos, sequences and padded videos per split and subset."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     return pd.DataFrame([{"split": k, "subset": sub, **c} for k, s in stats.splits.items() for sub, c in s.items()])
 
@@ -182,7 +182,7 @@ def first_frame_differences(index: SplitIndex, entries: Sequence, frames: Sequen
     """Mean absolute difference (grey levels) between the first frames of every pair of
     the videos, as a class x class DataFrame: about 0 where a single frame cannot tell
     the two classes apart (the synthetic set's motions of one shape)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     names = [f"{index.classes[e.label]} g{e.group:02d}c{e.clip:02d}" for e in entries]
     firsts = [f[0].astype(np.float64) for f in frames]
@@ -192,7 +192,7 @@ def first_frame_differences(index: SplitIndex, entries: Sequence, frames: Sequen
 
 def checks(stats: DatasetStats):
     """What notebook 05.1 asserts about the data set (check, value, passed)."""
-    import pandas as pd
+    import pandas as pd  # heavy: only where a table is built
 
     rows = [{"check": "every listed video is readable", "value": f"{len(stats.unreadable)} unreadable",
              "passed": not stats.unreadable}]

@@ -62,7 +62,7 @@ def blocks(diagrams: Sequence[dict[str, Any]]):
 def draw_unrolled(ax, layout: dict[str, Any], title: str) -> None:
     """Filled cells: the (block, frame) pairs the forward pass computes; coloured arrows: the
     temporal terms added; blank cells: frames never computed."""
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # only the diagrams draw patches
 
     rows, T = layout["rows"], layout["T"]
     kinds = {c["block"]: c["kind"] for c in layout["connections"]}

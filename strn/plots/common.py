@@ -60,7 +60,7 @@ def _overlapping_ticks(ax, renderer) -> list[str]:
 
 def box(ax, x, y, text, color, w=2.0, h=0.42, fontsize=7):
     """A rounded box centred at (x, y) with ``text`` in it."""
-    from matplotlib.patches import FancyBboxPatch
+    from matplotlib.patches import FancyBboxPatch  # only the diagrams draw patches
 
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=color, ec="0.3", lw=0.8))
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)

@@ -170,7 +170,7 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
 
 def confusion(record: dict[str, Any], title: str | None = None):
     """Row-normalised confusion matrix of one run (test videos)."""
-    import seaborn as sns
+    import seaborn as sns  # optional styling of the confusion matrix, heavy to import
 
     cm = np.asarray(record["metrics"]["confusion"], dtype=float)
     cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
