@@ -70,7 +70,8 @@ def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, v
     cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset("test")], rate, size,
                workers=workers, progress=progress is not False)
     # Crops are taken in the training loop (seeded per micro-batch): the datasets return whole resized frames.
-    kw = dict(rate=rate, seq_len=seq_len, size=size, cache=cache, on_bad_video=on_bad_video)
+    kw = dict(rate=rate, seq_len=seq_len, size=size, cache=cache, on_bad_video=on_bad_video,
+              progress=progress is not False)  # no indexing bars where the caller asked for none
     train = SequenceDataset(index, "train", **kw)
     test = SequenceDataset(index, "test", **kw)
     return Prepared(index, train, test, list(index.classes))
