@@ -60,9 +60,10 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _work(cfg: RunConfig, data_dir: str | Path | None) -> int:
-    """Training frames of one epoch of ``cfg`` (sequences x T): the cost used to order jobs."""
-    return len(prepare(cfg, data_dir, progress=False).train) * cfg.data.seq_len * cfg.train.epochs
+def _data_key(cfg: RunConfig) -> tuple:
+    """What the parent prepares once for all runs that share it: the sequences and the weights."""
+    d = cfg.data
+    return d.rate, d.seq_len, d.size, d.split, d.val_fraction, cfg.model.width, d.crop
 
 
 def _worker_init() -> None:
@@ -90,14 +91,13 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     todo = [(c, t, th) for c, t, th in configs if find_cached(results_dir, c) is None]
     if not todo:
         return len(configs)
-    data_keys = set()
-    for cfg, _, _ in todo:  # the parent decodes and pretrains; workers only read
-        key = (cfg.data.rate, cfg.data.seq_len, cfg.data.size, cfg.data.split, cfg.model.width, cfg.data.crop)
-        if key not in data_keys:
-            data_keys.add(key)
-            prepare(cfg, data_dir, progress=False)
+    n_train: dict[tuple, int] = {}  # training sequences per data key
+    for cfg, _, _ in todo:  # the parent decodes and pretrains once per data key; workers only read
+        if _data_key(cfg) not in n_train:
+            n_train[_data_key(cfg)] = len(prepare(cfg, data_dir, progress=False).train)
             resolve_weights(cfg, data_dir)
-    todo.sort(key=lambda job: -_work(job[0], data_dir))
+    # Longest first (training frames: sequences x T x epochs), so the pool does not end waiting on one run.
+    todo.sort(key=lambda job: -n_train[_data_key(job[0])] * job[0].data.seq_len * job[0].train.epochs)
     status(f"training {len(todo)} runs of profile {profile!r} first, in {jobs} processes of one thread each "
            f"(longest first); the notebooks then read them back")
     t0 = time.perf_counter()
