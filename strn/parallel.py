@@ -1,7 +1,7 @@
 """Train every configuration of a profile's experiments in a pool of worker processes.
 
 Why: the notebooks train their rows one after another, each run using every core through
-torch's intra-op threads. At the demo's sizes (48 px, width 16) two threads make a run only
+torch's intra-op threads. At the demo's sizes (48 px, width 16; width 8 is smaller still) two threads make a run only
 about 1.3x faster than one, so on a 2-core machine two runs side by side, one thread each,
 finish the same work in about two thirds of the time. ``train_all`` does that before the
 notebooks execute; the notebooks then read the stored results (results are found by

@@ -73,7 +73,7 @@ def pretrain_classes(spec: "PretrainSpec | None" = None) -> list[str]:
 class PretrainSpec:
     """Everything that determines a pretrained checkpoint."""
     backbone: str = "resnet50"
-    width: int = 16
+    width: int = 8
     size: int = 48  # image side: the profile's network input
     n_train: int = 4000  # stills
     n_test: int = 800  # held-out stills (reported accuracy)

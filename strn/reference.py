@@ -5,9 +5,9 @@
   video one at a time (and pools them in any order-free way, e.g. the frame-average
   baseline) can reach on the synthetic set, derived from the set's design
   (`strn.synth`): two motions that are each other's reverse (MoveLeft/MoveRight,
-  MoveUp/MoveDown, Grow/Shrink, FadeIn/FadeOut) give clips of a shape whose *sets* of
-  frames have the same distribution (uniform start on the torus, ramps uniform where
-  they fit, the same random stream for both), so such classes are indistinguishable
+  MoveUp/MoveDown, Grow/Shrink, FadeIn/FadeOut) give clips of a shape whose frames have,
+  at every frame index, the same distribution (positions and ramp values uniform on their
+  torus, the same random stream for both), so such classes are indistinguishable
   without the order; every other pair of classes differs in what single frames show
   (shape, colour, size/opacity ramp, or the line the object moves along). Classes fall
   into groups of k order-only twins and a model can do no better than pick one of them:

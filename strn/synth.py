@@ -2,13 +2,14 @@
 
 What a class is: ``<Shape><Motion>``, e.g. ``CircleMoveLeft``. A shape moves at constant
 speed on a torus (it wraps around the frame edges) over a textured background with a
-static distractor blob.
+static distractor blob; or it stays and its size (Grow/Shrink) or opacity (FadeIn/FadeOut)
+runs along a ramp that wraps around the same way.
 
 Why it makes the study meaningful:
 
 * One frame shows the shape, so it narrows the class down to the motions of that shape,
-  but it says nothing about the direction: start positions are uniform on the torus and
-  wrap-around keeps them uniform at every frame, for every direction (no edge to bounce
+  but it says nothing about the direction: start positions (and ramp values) are uniform on
+  the torus and wrap-around keeps them uniform at every frame, for every direction (no edge to bounce
   from, no blur, no orientation cue). Stronger still, everything but the direction is
   drawn from a random stream seeded by (seed, shape, group, clip) only: clip ``cCC`` of
   group ``gGG`` of ``CircleMoveLeft`` and of ``CircleMoveRight`` share scene, start,
@@ -41,7 +42,7 @@ from .profiles import PROFILES as profile_table
 
 # Bump when the generator changes what it writes: it is part of the marker hash, so an
 # existing synthetic folder is regenerated instead of silently reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: ramps wrap around like positions (no order cue in a frame's ramp value)
 
 SHAPES: tuple[str, ...] = ("Circle", "Square", "Triangle", "Cross")
 # Bright, distinct colours per shape (a second cue of the shape, not of the direction).
@@ -51,15 +52,20 @@ SHAPE_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 # Per motion: unit velocity in image coordinates (x right, y down). Grow/Shrink (motion
 # towards or away from the camera) and FadeIn/FadeOut change the object's size or opacity
-# along a ramp instead; Shrink and FadeOut play the ramp of Grow and FadeIn backwards, so
-# the two classes of a pair show exactly the same frames in opposite order.
+# along a ramp instead. The ramp lives on a circle, like positions on the torus: it starts
+# uniform in [0, 1), moves up (Grow, FadeIn) or down (Shrink, FadeOut) at a constant rate
+# and wraps around, so its value at every frame is uniform whatever the direction. (Version
+# 2 played the ramp of Grow/FadeIn backwards for Shrink/FadeOut; since sequences are taken
+# from the start of a video and a remainder is dropped, the frames a model saw were biased
+# to the start of the ramp, low for FadeIn and high for FadeOut, and a frame-average model
+# beat the single-frame floor: 0.41-0.46 against 0.5 on the demo, docs/STUDY.md section 7.)
 MOTIONS: dict[str, tuple[float, float]] = {
     "MoveLeft": (-1.0, 0.0), "MoveRight": (1.0, 0.0),
     "MoveUp": (0.0, -1.0), "MoveDown": (0.0, 1.0),
     "Grow": (0.0, 0.0), "Shrink": (0.0, 0.0),
     "FadeIn": (0.0, 0.0), "FadeOut": (0.0, 0.0),
 }
-RAMPS: dict[str, tuple[str, bool]] = {  # motion -> (what changes, played backwards)
+RAMPS: dict[str, tuple[str, bool]] = {  # motion -> (what changes, ramp runs downwards)
     "Grow": ("size", False), "Shrink": ("size", True), "FadeIn": ("opacity", False), "FadeOut": ("opacity", True),
 }
 OPACITY_RANGE = (0.1, 1.0)
@@ -153,9 +159,9 @@ class ClipParams:
     scene_seed: int
     noise_seed: int
     ramp: str = ""  # "size" (Grow/Shrink), "opacity" (FadeIn/FadeOut) or "" (constant)
-    ramp_start: float = 0.0  # ramp position at the first frame of the forward play, in [0, 1]
-    ramp_rate: float = 0.0  # ramp change per frame (the ramp stays within [0, 1])
-    reverse: bool = False  # play the ramp backwards (Shrink, FadeOut)
+    ramp_start: float = 0.0  # ramp position at the first frame, in [0, 1)
+    ramp_rate: float = 0.0  # ramp change per frame (wrapping around [0, 1))
+    reverse: bool = False  # the ramp runs downwards (Shrink, FadeOut)
     opacity_range: tuple[float, float] = OPACITY_RANGE  # the set's opacity ramp (FadeIn/FadeOut)
 
 
@@ -186,11 +192,12 @@ def sample_clip(spec: SynthSpec, shape: str, motion: str, group: int, clip: int)
     ux, uy = MOTIONS[motion]
     noise_seed = int(rng.integers(2**31))
     # Drawn after everything else, so that adding the ramps left the other clips unchanged.
-    # The ramp moves at twice the speed (in frame widths per frame), but never leaves [0, 1]
-    # over the clip: a long clip ramps slower. Its start is uniform where it fits.
+    # The ramp moves at the speed of the moves (in ramp lengths per frame, as positions move
+    # in frame widths), so between sampled frames it changes by < 1/2 of its length at
+    # r = 15: the wrapped change and its sign are unambiguous, as for the moves.
     kind, reverse = RAMPS.get(motion, ("", False))
-    rate = min(2 * speed / spec.size, 1.0 / max(n_frames - 1, 1))
-    ramp_start = float(rng.uniform(0, 1 - rate * (n_frames - 1)))
+    rate = speed / spec.size
+    ramp_start = float(rng.uniform(0, 1))
     return ClipParams(shape=shape, colour=colour, radius=radius, start=start,  # type: ignore[arg-type]
                       velocity=(ux * speed, uy * speed), n_frames=n_frames,
                       scene_seed=int((_rng(spec.seed, shape_idx, group, 2) if spec.scenes_by_shape
@@ -200,9 +207,9 @@ def sample_clip(spec: SynthSpec, shape: str, motion: str, group: int, clip: int)
 
 
 def ramp(params: ClipParams) -> np.ndarray:
-    """(n_frames,) ramp position in [0, 1] per frame (backwards for Shrink/FadeOut)."""
-    u = params.ramp_start + params.ramp_rate * np.arange(params.n_frames)
-    return u[::-1].copy() if params.reverse else u
+    """(n_frames,) ramp position in [0, 1) per frame, wrapping around (downwards for Shrink/FadeOut)."""
+    step = -params.ramp_rate if params.reverse else params.ramp_rate
+    return (params.ramp_start + step * np.arange(params.n_frames)) % 1.0
 
 
 def radii(params: ClipParams, size: int) -> np.ndarray:
