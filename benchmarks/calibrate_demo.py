@@ -122,7 +122,7 @@ def main() -> None:
         cfg = make_config("demo", overrides, experiment=f"calibration-{args.variant}", name=name)
         c0, w0 = cpu_seconds(), time.perf_counter()
         rec = run(cfg, results_dir=work / "results", data_dir=data_dir, progress=False)
-        entry = {"variant": args.variant, "base": args.base, "set": args.set, "spec_set": args.spec,
+        entry = {"variant": args.variant, "generator_version": synth.GENERATOR_VERSION, "base": args.base, "set": args.set, "spec_set": args.spec,
                  "pretrain_set": args.pretrain, "row": name, "seed": args.seed, "epochs": args.epochs,
                  "spec": dataclasses.asdict(spec), "config": rec["config"],
                  "history": rec["metrics"]["history"], "error_rate": rec["metrics"]["error_rate"],

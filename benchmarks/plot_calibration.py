@@ -30,8 +30,8 @@ def _line(ax, row: str, history: list, converged: bool, style: str) -> None:
 def main() -> None:
     before = [r for r in json.loads(CALIBRATION.read_text())["runs"] if r["variant"] == "before"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, title in zip(axes, ("before: 9 groups of 2-4 clips, Adam 2e-3, 10 epochs",
-                                "after: the committed demo (seed 0)")):
+    for ax, title in zip(axes, ("before: generator v2, 9 groups of 2-4 clips,\nwidth 16, Adam 2e-3, 10 epochs",
+                                "after: the committed demo (seed 0): generator v3, 54 groups,\nwidth 8, Adam 8e-3 cosine, 16 epochs")):
         ax.set(xlabel="epoch", title=title, ylim=(0, 1))
     for r in before:
         _line(axes[0], r["row"], r["history"], r["convergence"]["converged"], "--")
