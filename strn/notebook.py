@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import architecture, experiments, plots, results, technical
+from . import architecture, experiments, motion_breakdown, plots, results, technical
 from . import claims as claims_mod
 from .config import PROFILES, ConfigError, make_config
 from .data import stats as dataset_stats
@@ -84,6 +84,10 @@ class Context:
 
     def table(self, key: str, records: list[dict[str, Any]]):
         return experiments.summary_table(key, records)
+
+    def by_motion(self, records: list[dict[str, Any]]):
+        """Accuracy by kind of motion per row (`strn.motion_breakdown`); None on UCF-101."""
+        return motion_breakdown.accuracy_by_motion(records)
 
     def claims(self, key: str, records: list[dict[str, Any]]):
         return claims_mod.verdict_frame(claims_mod.judge(key, records))
