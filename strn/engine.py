@@ -52,7 +52,9 @@ class _Solo:
 
 
 class BatchSource(Protocol):
-    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits."""
+    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits.
+    A source may also have ``close()`` (loader workers to shut down): `fit_source` calls it
+    when training ends, also on errors and preemption."""
     n: int
 
     def load(self, batches: list[list[int]]) -> Iterator[Any]:
@@ -360,6 +362,9 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        close = getattr(source, "close", None)
+        if close is not None:  # loader workers that live across epochs (strn.data.loader.EpochLoader)
+            close()
 
 
 def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state: TrainState, optimizer, save, *,
