@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 
 # Batches in flight per worker. 4, not DataLoader's 2: a worker that is not scheduled for a
@@ -25,16 +26,29 @@ PREFETCH = 4
 
 def stack_items(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Items (frames (T, C, H, W), label, video) -> frames (B, T, C, H, W) uint8, labels (B,),
-    videos (B,); in a DataLoader worker the frames go straight to shared memory (`stack_frames`)."""
-    frames = stack_frames([torch.as_tensor(it[0]) for it in items],
-                          shared=torch.utils.data.get_worker_info() is not None)
+    videos (B,), in this process."""
+    frames = stack_frames([torch.as_tensor(it[0]) for it in items], shared=False)
     return frames, torch.tensor([int(it[1]) for it in items]), torch.tensor([int(it[2]) for it in items])
+
+
+def _stack_to_send(items: Sequence[tuple]) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """A worker's collation: frames straight into shared memory; labels and videos as arrays,
+    pickled with the batch. A tensor, however small, travels as a shared-memory descriptor that
+    the main process fetches from the worker (a round trip to a process that may be waiting for
+    a core): one per batch, not three. `_received` makes them tensors again."""
+    frames = stack_frames([torch.as_tensor(it[0]) for it in items], shared=True)
+    return frames, np.array([int(it[1]) for it in items]), np.array([int(it[2]) for it in items])
+
+
+def _received(batch: tuple, pin: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    frames, labels, videos = batch
+    return frames, *_pinned((torch.from_numpy(labels), torch.from_numpy(videos)), pin)
 
 
 def stack_frames(frames: Sequence[torch.Tensor], *, shared: bool) -> torch.Tensor:
     """Stack frames (T, C, H, W) into (B, T, C, H, W).
 
-    ``shared`` (a worker, whose batch travels to the main process): written straight into
+    ``shared`` (in a worker, whose batch travels to the main process): written straight into
     shared memory, in the order their memory is laid out (a `SequenceDataset` item is a
     (T, C, H, W) view of (T, H, W, C) frames): one plain copy, where ``torch.stack`` to
     (B, T, C, H, W) memory and then the move to shared memory that sending it takes are a
@@ -68,9 +82,10 @@ def load_batches(dataset, batches: list[list[int]], num_workers: int, pin: bool 
     page-locked batches (for a GPU), so that the copy to it runs asynchronously."""
     if num_workers <= 0:
         return _in_process(dataset, batches, pin)
-    return iter(torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                                            collate_fn=stack_items, pin_memory=pin,
-                                            generator=torch.Generator().manual_seed(0)))
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
+                                         collate_fn=_stack_to_send, pin_memory=pin,
+                                         generator=torch.Generator().manual_seed(0))
+    return (_received(b, pin) for b in loader)
 
 
 class _EpochBatches:
@@ -112,7 +127,7 @@ class EpochLoader:
             # The workers' random state comes from this generator: creating the loader does not
             # draw from torch's global generator, whose state a checkpoint saves and restores.
             self._loader = torch.utils.data.DataLoader(
-                self.dataset, batch_sampler=self._plan, num_workers=self.num_workers, collate_fn=stack_items,
+                self.dataset, batch_sampler=self._plan, num_workers=self.num_workers, collate_fn=_stack_to_send,
                 pin_memory=self.pin, persistent_workers=True, prefetch_factor=self.prefetch,
                 generator=torch.Generator().manual_seed(0))
         return self._guarded(iter(self._loader), self._epoch, len(self._plan.batches))
@@ -121,7 +136,7 @@ class EpochLoader:
         for _ in range(n):
             if epoch != self._epoch:
                 raise RuntimeError("an EpochLoader epoch was read after the next epoch started (one epoch at a time)")
-            yield next(it)
+            yield _received(next(it), self.pin)
 
     @property
     def worker_pids(self) -> list[int]:
