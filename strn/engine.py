@@ -52,9 +52,8 @@ class _Solo:
 
 
 class BatchSource(Protocol):
-    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits.
-    A source may also have ``close()`` (loader workers to shut down): `fit_source` calls it
-    when training ends, also on errors and preemption."""
+    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits; its
+    ``close()``, if any (loader workers), is called when training ends, errors included."""
     n: int
 
     def load(self, batches: list[list[int]]) -> Iterator[Any]:
@@ -362,9 +361,7 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
-        close = getattr(source, "close", None)
-        if close is not None:  # loader workers that live across epochs (strn.data.loader.EpochLoader)
-            close()
+        getattr(source, "close", lambda: None)()  # workers kept across epochs (strn.data.loader.EpochLoader)
 
 
 def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state: TrainState, optimizer, save, *,

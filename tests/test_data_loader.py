@@ -1,6 +1,7 @@
 """The training loader (`strn.data.loader`): workers that live across epochs give the batches of
 the in-process loader, shut down at the end of training and on errors, and a run resumed with
 them ends bit-identical to an uninterrupted run without them."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,15 +11,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from strn import engine
 from strn.config import TrainConfig
 from strn.data.cache import FrameCache
 from strn.data.datasets import SequenceDataset
 from strn.data.loader import EpochLoader, load_batches, stack_items
 from strn.data.ucf101 import read_split
-from strn.engine import epoch_plan
+from strn.engine import epoch_plan, fit_source
 from strn.synth import spec_for_profile
 from strn.synth_files import write_synthetic
-from strn.train import fit
+from strn.train import SequenceBatches, fit
 from tests._toy import ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")
@@ -101,33 +103,46 @@ def _children() -> set[int]:
     return {int(p) for p in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()}
 
 
-def test_fit_with_workers_equals_in_process_and_leaves_no_workers(smoke):
-    before = _children()
+def test_fit_with_workers_equals_in_process(smoke):
     m0, out0 = _fit(smoke, 0)
     m2, out2 = _fit(smoke, 2)
     for k, v in m0.state_dict().items():
         assert torch.equal(v, m2.state_dict()[k]), k
     assert out0.metrics == out2.metrics and out0.frames_trained == out2.frames_trained > 0
-    assert _children() == before  # the training workers (and evaluation's) are gone
 
 
-class _FailingNet(ToySequenceNet):
-    def __init__(self, num_classes, fail_at):
+class _WatchedNet(ToySequenceNet):
+    """Notes this process's children at each forward; at the ``fail_at``-th raises, or (``preempt``)
+    gets what SIGTERM's handler does."""
+
+    def __init__(self, num_classes, fail_at=0, preempt=False):
         super().__init__(num_classes=num_classes)
-        self.calls, self.fail_at = 0, fail_at
+        self.calls, self.fail_at, self.preempt, self.seen_children = 0, fail_at, preempt, set()
 
     def forward(self, x):
         self.calls += 1
+        self.seen_children |= _children()
         if self.calls == self.fail_at:
-            raise RuntimeError("step failed")
+            if not self.preempt:
+                raise RuntimeError("step failed")
+            engine._preempted.set()
         return super().forward(x)
 
 
-def test_workers_are_shut_down_when_training_fails(smoke):
+@pytest.mark.parametrize("end", ["done", "error", "preempted"])
+def test_engine_shuts_the_workers_down_when_training_ends(smoke, end):
+    """Also while the source is still referenced (a notebook, a pool worker running many fits)."""
+    train, _, classes = smoke
     before = _children()
-    with pytest.raises(RuntimeError, match="step failed"):
-        _fit(smoke, 2, model=_FailingNet(smoke[2], fail_at=3))
-    assert _children() == before
+    source = SequenceBatches(train, crop=28, flip=True, device=CPU, num_workers=2)
+    model = _WatchedNet(classes, fail_at={"done": 0, "error": 3, "preempted": 3}[end], preempt=end == "preempted")
+    cfg = TrainConfig(epochs=2, batch_size=8, update_every=0.25, lr=0.01, seed=7)
+    raises = {"done": contextlib.nullcontext(), "error": pytest.raises(RuntimeError, match="step failed"),
+              "preempted": pytest.raises(SystemExit, match="143")}[end]
+    with raises:
+        fit_source(model, lambda dev: source, cfg, device=CPU, progress=False)
+    assert len(model.seen_children - before) == 2  # the workers were there during training
+    assert source.loader.worker_pids == [] and _children() == before
 
 
 RESUME_WITH_WORKERS = textwrap.dedent('''
