@@ -14,6 +14,8 @@ Peers, each over the same epochs, interleaved per round (``--repeat`` rounds, me
                  workers kept across epochs, 4 batches in flight per worker, batches stacked
                  straight into shared memory) over ``SequenceDataset`` on a warm raw ``FrameCache``.
   jpeg_cache     the same over a warm JPEG q90 cache (``codec="jpeg90"``).
+  raw_cache_prefetch2  the real loader with DataLoader's default of 2 batches in flight per
+                 worker (``strn.data.loader.PREFETCH`` is 4): the measurement behind that choice.
   raw_cache_before  the loader this replaced, on the raw cache: a DataLoader made per epoch
                  (workers started at every epoch), 2 batches in flight, ``torch.stack`` collation
                  (sent to the main process by a second copy into shared memory).
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
     peers = {"in_memory": lambda: InMemory(memory),
              "raw_cache": lambda: EpochLoader(ds_raw, a.workers),
              "jpeg_cache": lambda: EpochLoader(ds_jpeg, a.workers),
-             "raw_cache_before": lambda: PerEpochLoader(ds_raw, a.workers)}
+             "raw_cache_before": lambda: PerEpochLoader(ds_raw, a.workers),
+             "raw_cache_prefetch2": lambda: EpochLoader(ds_raw, a.workers, prefetch=2)}
 
     class OnePass:  # the decoding peers: one short epoch through the loader's one-off path
         def __init__(self, ds):
@@ -317,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict:
     out_peers["in_memory"]["runs"] = runs["in_memory"]
     epoch_batches = FULL_EPOCH_FRAMES / (a.batch_size * a.seq_len)
     mem_fps = statistics.median(e["steady_frames_per_s"] for r in runs["in_memory"] for e in r["epochs"])
-    for k in ("raw_cache", "jpeg_cache", "raw_cache_before"):
+    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch2", "raw_cache_before"):
         p = out_peers[k]
         # A UCF-101 split-1 epoch has ~epoch_batches batches: the later epochs' first-batch wait once,
         # their steady rate for the rest. Projected: frames / (first batch + rest at the steady rate).
@@ -338,9 +341,9 @@ def main(argv: list[str] | None = None) -> dict:
         item = (f"; a batch alone: items {c['items_ms']:.0f} ms, then old stack {c['old_stack_ms']:.0f} + to shm "
                 f"{c['old_to_shared_memory_ms']:.0f} ms vs straight to shm {c['stack_shared_ms']:.0f} ms "
                 f"({c['batch_sequences']} sequences)" if c else "")
-        print(f"{k:17s} {p['frames_per_s']:7.0f} frames/s{ep}, waited {p['wait_s']:.2f} s, workers' CPU "
+        print(f"{k:19s} {p['frames_per_s']:7.0f} frames/s{ep}, waited {p['wait_s']:.2f} s, workers' CPU "
               f"{p['worker_cpu_s']:.2f} s, main {p['main_cpu_s']:.2f} s of {p['seconds']:.1f} s{item}")
-    for k in ("raw_cache", "jpeg_cache", "raw_cache_before"):
+    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch2", "raw_cache_before"):
         p = out_peers[k]
         print(f"{k}: {'met' if p['met_over_run'] else 'MISSED'} over the {a.epochs}-epoch run, "
               f"{'met' if p['met_every_epoch'] else 'MISSED'} in every epoch, projected "
