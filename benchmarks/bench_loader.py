@@ -166,7 +166,7 @@ def run_epochs(loader, plans: list[list[list[int]]], step_s_per_frame: float) ->
         seconds = t_end - t0
         # steady: after the epoch's first batch (worker start-up, the first batch's making excluded)
         steady = (frames - frames_first) / (t_end - t_first) if len(batches) > 1 else float("nan")
-        epochs.append({"frames": int(frames), "seconds": seconds, "frames_per_s": frames / seconds, "wait_s": wait,
+        epochs.append({"batches": len(batches), "frames": int(frames), "seconds": seconds, "frames_per_s": frames / seconds, "wait_s": wait,
                        "first_batch_s": first, "steady_frames_per_s": steady})
     seconds = time.perf_counter() - t_run
     loader.close()  # persistent workers: shut down and reaped, so that their CPU reaches RUSAGE_CHILDREN
@@ -232,6 +232,10 @@ def _summary(rs: list[dict], mem: list[dict]) -> dict:
     } for e in range(n_epochs)]
     # "Later" epochs: what every epoch of a long run but its first looks like (one start-up per run
     # for the real loader, one per epoch for the old one).
+    n_batches = sum(e["batches"] for e in rs[0]["epochs"])
+    # what each batch costs the main process (receiving it) and the workers (making it), CPU ms
+    out["main_cpu_ms_per_batch"] = round(1000 * out["main_cpu_s"] / n_batches, 2)
+    out["worker_cpu_ms_per_batch"] = round(1000 * out["worker_cpu_s"] / n_batches, 2)
     later = out["epochs"][1:] or out["epochs"]
     out["later_epochs_ratio"] = round(med(e["ratio_to_in_memory"] for e in later), 4)
     out["first_epoch_ratio"] = out["epochs"][0]["ratio_to_in_memory"]
@@ -341,8 +345,9 @@ def main(argv: list[str] | None = None) -> dict:
         item = (f"; a batch alone: items {c['items_ms']:.0f} ms, then old stack {c['old_stack_ms']:.0f} + to shm "
                 f"{c['old_to_shared_memory_ms']:.0f} ms vs straight to shm {c['stack_shared_ms']:.0f} ms "
                 f"({c['batch_sequences']} sequences)" if c else "")
-        print(f"{k:19s} {p['frames_per_s']:7.0f} frames/s{ep}, waited {p['wait_s']:.2f} s, workers' CPU "
-              f"{p['worker_cpu_s']:.2f} s, main {p['main_cpu_s']:.2f} s of {p['seconds']:.1f} s{item}")
+        print(f"{k:19s} {p['frames_per_s']:7.0f} frames/s{ep}, waited {p['wait_s']:.2f} s, CPU per batch: "
+              f"workers {p['worker_cpu_ms_per_batch']:.0f} ms, main {p['main_cpu_ms_per_batch']:.1f} ms, "
+              f"run {p['seconds']:.1f} s{item}")
     for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch2", "raw_cache_before"):
         p = out_peers[k]
         print(f"{k}: {'met' if p['met_over_run'] else 'MISSED'} over the {a.epochs}-epoch run, "
