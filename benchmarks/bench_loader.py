@@ -7,15 +7,16 @@ leaves the host's cores to the loader. Its cost is the full profile's per-worker
 GPU, 8 workers fed 3,570 frames/s in-process (``results/bench/gpu_engine.json``), i.e. each worker
 has 8 / 3,570 s = 2.24 ms per frame; with ``--workers`` W here the step consumes W x 446 frames/s.
 
-Peers, each over the same epochs, interleaved per round (``--repeat`` rounds, median per peer):
+Peers, each over the same epochs, interleaved per round (``--repeat`` rounds, median per peer; the
+order rotates from round to round, so that no peer always runs first):
 
   in_memory      the batches already stacked in memory: only the step runs (the ceiling).
   raw_cache      the real loader, ``strn.data.loader.EpochLoader`` (one DataLoader for the run,
-                 workers kept across epochs, 4 batches in flight per worker, batches stacked
+                 workers kept across epochs, 2 batches in flight per worker, batches stacked
                  straight into shared memory) over ``SequenceDataset`` on a warm raw ``FrameCache``.
   jpeg_cache     the same over a warm JPEG q90 cache (``codec="jpeg90"``).
-  raw_cache_prefetch2  the real loader with DataLoader's default of 2 batches in flight per
-                 worker (``strn.data.loader.PREFETCH`` is 4): the measurement behind that choice.
+  raw_cache_prefetch4  the real loader with 4 batches in flight per worker instead of
+                 ``strn.data.loader.PREFETCH`` (2): the measurement behind that choice.
   raw_cache_before  the loader this replaced, on the raw cache: a DataLoader made per epoch
                  (workers started at every epoch), 2 batches in flight, ``torch.stack`` collation
                  (sent to the main process by a second copy into shared memory).
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
              "raw_cache": lambda: EpochLoader(ds_raw, a.workers),
              "jpeg_cache": lambda: EpochLoader(ds_jpeg, a.workers),
              "raw_cache_before": lambda: PerEpochLoader(ds_raw, a.workers),
-             "raw_cache_prefetch2": lambda: EpochLoader(ds_raw, a.workers, prefetch=2)}
+             "raw_cache_prefetch4": lambda: EpochLoader(ds_raw, a.workers, prefetch=4)}
 
     class OnePass:  # the decoding peers: one short epoch through the loader's one-off path
         def __init__(self, ds):
@@ -306,8 +307,9 @@ def main(argv: list[str] | None = None) -> dict:
     few = plans[0][:a.few]
     runs: dict[str, list[dict]] = {k: [] for k in (*peers, *decoders, "in_memory_few")}
     for r in range(a.repeat):
-        for k, make in peers.items():
-            runs[k].append(run_epochs(make(), plans, step_s))
+        order = list(peers)[r % len(peers):] + list(peers)[:r % len(peers)]
+        for k in order:
+            runs[k].append(run_epochs(peers[k](), plans, step_s))
         runs["in_memory_few"].append(run_epochs(InMemory(memory), [few], step_s))
         for k, ds in decoders.items():
             runs[k].append(run_epochs(OnePass(ds), [few], step_s))
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
     out_peers["in_memory"]["runs"] = runs["in_memory"]
     epoch_batches = FULL_EPOCH_FRAMES / (a.batch_size * a.seq_len)
     mem_fps = statistics.median(e["steady_frames_per_s"] for r in runs["in_memory"] for e in r["epochs"])
-    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch2", "raw_cache_before"):
+    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch4", "raw_cache_before"):
         p = out_peers[k]
         # A UCF-101 split-1 epoch has ~epoch_batches batches: the later epochs' first-batch wait once,
         # their steady rate for the rest. Projected: frames / (first batch + rest at the steady rate).
@@ -348,7 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{k:19s} {p['frames_per_s']:7.0f} frames/s{ep}, waited {p['wait_s']:.2f} s, CPU per batch: "
               f"workers {p['worker_cpu_ms_per_batch']:.0f} ms, main {p['main_cpu_ms_per_batch']:.1f} ms, "
               f"run {p['seconds']:.1f} s{item}")
-    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch2", "raw_cache_before"):
+    for k in ("raw_cache", "jpeg_cache", "raw_cache_prefetch4", "raw_cache_before"):
         p = out_peers[k]
         print(f"{k}: {'met' if p['met_over_run'] else 'MISSED'} over the {a.epochs}-epoch run, "
               f"{'met' if p['met_every_epoch'] else 'MISSED'} in every epoch, projected "

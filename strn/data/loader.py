@@ -19,9 +19,10 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-# Batches in flight per worker. 4, not DataLoader's 2: a worker that is not scheduled for a
-# while (other processes on the cores) still has batches ready (benchmarks/bench_loader.py).
-PREFETCH = 4
+# Batches in flight per worker (DataLoader's default). 4 measured no faster on a loaded machine
+# (results/bench/loader.json, raw_cache_prefetch4) and holds twice the shared memory: 8 workers
+# x 4 batches of 64 sequences at 256 px would be 800 MB of /dev/shm.
+PREFETCH = 2
 
 
 def stack_items(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -52,8 +53,9 @@ def stack_frames(frames: Sequence[torch.Tensor], *, shared: bool) -> torch.Tenso
     shared memory, in the order their memory is laid out (a `SequenceDataset` item is a
     (T, C, H, W) view of (T, H, W, C) frames): one plain copy, where ``torch.stack`` to
     (B, T, C, H, W) memory and then the move to shared memory that sending it takes are a
-    transposing copy and a second full copy (about three times the worker's time per batch,
-    ``benchmarks/bench_loader.py``). The result is the same (B, T, C, H, W) tensor, as a
+    transposing copy and a second full copy (timed alone, 22 ms against 8 + 17 ms for 64
+    sequences at 256 px, ``benchmarks/bench_loader.py``: most of it is the first touch of the
+    fresh shared pages, which both pay). The result is the same (B, T, C, H, W) tensor, as a
     permuted view; `strn.data.transforms.normalize` makes it contiguous on the device.
     Otherwise ``torch.stack`` (in the training process the transpose is cheapest on uint8)."""
     if not shared:
