@@ -52,7 +52,8 @@ class _Solo:
 
 
 class BatchSource(Protocol):
-    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits."""
+    """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits; its
+    ``close()``, if any (loader workers), is called when training ends, errors included."""
     n: int
 
     def load(self, batches: list[list[int]]) -> Iterator[Any]:
@@ -363,6 +364,7 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
+        getattr(source, "close", lambda: None)()  # workers kept across epochs (strn.data.loader.EpochLoader)
 
 
 def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state: TrainState, optimizer, save, *,

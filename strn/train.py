@@ -10,7 +10,7 @@ so a resumed run draws the same crops.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -20,42 +20,28 @@ from . import distributed as dist
 from .checkpoint import TrainState
 from .config import TrainConfig
 from .data.datasets import drop_unreadable, unreadable_videos
+from .data.loader import EpochLoader, load_batches
 from .data.transforms import crop_batch, to_input
 from .engine import FitResult, autocast, fit_source, run_epoch
 from .metrics import video_metrics
 from .progress import progress_enabled
 
 
-def _stack(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    frames = torch.stack([torch.as_tensor(it[0]) for it in items])  # (B, T, C, H, W) uint8
-    labels = torch.tensor([int(it[1]) for it in items])
-    videos = torch.tensor([int(it[2]) for it in items])
-    return frames, labels, videos
-
-
-def _loader(dataset, batches: list[list[int]], num_workers: int, pin: bool = False):
-    """Batches in the given order; with workers, a DataLoader over that fixed batch list.
-    ``pin``: page-locked batches (for a GPU), so that the copy to it runs asynchronously."""
-    if num_workers <= 0:
-        return (_pinned(_stack([dataset[i] for i in b]), pin) for b in batches)
-    return iter(torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=num_workers,
-                                            collate_fn=_stack, pin_memory=pin))
-
-
-def _pinned(batch: tuple[torch.Tensor, ...], pin: bool) -> tuple[torch.Tensor, ...]:
-    return tuple(t.pin_memory() for t in batch) if pin else batch
-
-
 class SequenceBatches:
     """The engine's batch source for a `SequenceDataset`: uint8 sequences stacked on the host
-    (in ``num_workers`` loader processes), copied to the device, cropped there."""
+    (in ``num_workers`` loader processes that live across epochs, `strn.data.loader.EpochLoader`),
+    copied to the device, cropped there. `close` shuts the workers down (the engine calls it)."""
 
     def __init__(self, dataset, *, crop: int, flip: bool, device: torch.device, num_workers: int = 0) -> None:
         self.dataset, self.crop, self.flip, self.device, self.num_workers = dataset, crop, flip, device, num_workers
         self.n = len(dataset)
+        self.loader = EpochLoader(dataset, num_workers, pin=device.type == "cuda")
 
     def load(self, batches: list[list[int]]):
-        return _loader(self.dataset, batches, self.num_workers, self.device.type == "cuda")
+        return self.loader(batches)
+
+    def close(self) -> None:
+        self.loader.close()
 
     def forward(self, model: nn.Module, batch, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int] | None:
         # A video unreadable since indexing is dropped from its batch and recorded (issue #14); a batch
@@ -74,7 +60,10 @@ def train_one_epoch(model: nn.Module, dataset, optimizer: torch.optim.Optimizer,
                     on_checkpoint: Callable[[bool], None] | None = None, progress: bool | None = None) -> None:
     """Run the rest of epoch ``state.epoch`` of ``dataset`` from micro-batch ``state.micro``; updates ``state``."""
     source = SequenceBatches(dataset, crop=crop, flip=flip, device=device, num_workers=num_workers)
-    run_epoch(model, source, optimizer, state, cfg, device=device, on_checkpoint=on_checkpoint, progress=progress)
+    try:
+        run_epoch(model, source, optimizer, state, cfg, device=device, on_checkpoint=on_checkpoint, progress=progress)
+    finally:
+        source.close()
 
 
 @torch.no_grad()
@@ -94,7 +83,7 @@ def evaluate(model: nn.Module, dataset, n_videos: int, num_classes: int, *, crop
     rank, world = dist.rank_world()
     batches = [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
     batches = batches[rank::world]  # each rank evaluates a share; the sums are reduced below
-    for batch in tqdm(_loader(dataset, batches, num_workers, device.type == "cuda"), total=len(batches),
+    for batch in tqdm(load_batches(dataset, batches, num_workers, device.type == "cuda"), total=len(batches),
                       desc="evaluate", leave=False, disable=not progress_enabled(progress) or rank != 0, mininterval=2):
         frames, labels, videos = drop_unreadable(dataset, batch)  # videos unreadable since indexing: skipped
         if not len(labels):

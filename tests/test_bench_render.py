@@ -45,25 +45,33 @@ def test_committed_readme_matches_committed_results():
 
 
 def test_loader_and_cache_tables(tmp_path):
-    peer = {"frames_per_s": 400.0, "ratio_to_in_memory": 0.912, "steady_ratio": 0.961, "first_batch_s": 0.25,
-            "worker_cpu_s": 0.8, "seconds": 6.3, "projected_full_epoch_ratio": 0.96, "target": 0.95,
-            "worker_cost_one_batch": {"items_ms": 8.0, "collate_ms": 12.0, "to_shared_memory_ms": 25.0,
-                                      "batch_sequences": 64}}
+    def epochs(*ratios):
+        return [{"ratio_to_in_memory": r, "first_batch_s": 0.2 if i == 0 else 0.05} for i, r in enumerate(ratios)]
+
+    cost = {"items_ms": 8.0, "stack_shared_ms": 20.0, "old_stack_ms": 12.0, "old_to_shared_memory_ms": 25.0,
+            "batch_sequences": 64}
+    peer = {"frames_per_s": 420.0, "ratio_to_in_memory": 0.962, "epochs": epochs(0.93, 0.978, 0.98),
+            "worker_cpu_s": 0.8, "seconds": 18.3, "projected_full_epoch_ratio": 0.981, "target": 0.95,
+            "batches_per_epoch": 20, "worker_cost_one_batch": cost}
     (tmp_path / "loader.json").write_text(json.dumps({
         "dataset": "ucf-shaped", "rate": 10, "seq_len": 2, "size": 256, "batch_size": 64, "workers": 1, "repeat": 3,
-        "batches": 20, "step": {"s_per_frame": 0.00224},
-        "peers": {"in_memory": {"frames_per_s": 446.0, "first_batch_s": 0.0, "worker_cpu_s": 0.0, "seconds": 5.7},
-                  "raw_cache": peer, "jpeg_cache": dict(peer, ratio_to_in_memory=0.9)},
-        "demo_setting_batch_cost_ms": {"raw": {"items_ms": 1, "collate_ms": 0.5, "to_shared_memory_ms": 0.5},
-                                       "jpeg90": {"items_ms": 6, "collate_ms": 0.5, "to_shared_memory_ms": 0.5}}}))
+        "batches": 20, "epochs": 3, "step": {"s_per_frame": 0.00224},
+        "peers": {"in_memory": {"frames_per_s": 446.0, "epochs": epochs(1, 1, 1), "worker_cpu_s": 0.0, "seconds": 17.2},
+                  "raw_cache": peer, "jpeg_cache": dict(peer, ratio_to_in_memory=0.95, projected_full_epoch_ratio=0.97),
+                  "raw_cache_before": dict(peer, ratio_to_in_memory=0.91, worker_cost_one_batch=None)},
+        "demo_setting_batch_cost_ms": {"raw": {"items_ms": 1, "stack_shared_ms": 0.5},
+                                       "jpeg90": {"items_ms": 6, "stack_shared_ms": 0.5}}}))
     (tmp_path / "cache_codec.json").write_text(json.dumps({"frames": 10, "size": 256, "split1_frames_r10": 248400,
         "codecs": {"jpeg90": {"bytes_per_frame": 30755, "split1_r10_gb": 7.64, "read_ms_per_frame": 0.96,
                               "mean_abs_error_0_255": 3.84}}}))
     md = render.section(tmp_path)
-    assert "| raw cache | 20 | 400 | 0.912 | 0.961 | 0.25 | 0.80 / 6.3 | 8 + 12 + 25 (64 sequences) |" in md
+    assert ("| raw cache | 3 × 20 | 420 | 0.962 | 0.930 / 0.978 / 0.980 | 0.20 / 0.05 / 0.05 | 0.80 / 18.3 | "
+            "8 + 20 (64 sequences) | 12 + 25 |") in md
+    assert "| raw cache before | 3 × 20 | 420 | 0.910 |" in md
     assert "| jpeg90 | 30,755 | 7.6 GB | 0.960 | 3.84 |" in md
-    assert "raw cache 0.91 / JPEG cache 0.90 of the in-memory rate" in md
-    assert "2.0 ms from the raw cache and 7.0 ms from the JPEG cache" in md
+    assert "0.96 (raw cache) / 0.95 (JPEG cache) of the in-memory rate over a run of 3 epochs of 20 batches" in md
+    assert "(raw, per epoch: 0.93 / 0.98 / 0.98), projected 0.98 / 0.97" in md and "replaced 0.91" in md
+    assert "1.5 ms from the raw cache and 6.5 ms from the JPEG cache" in md
 
 
 def test_committed_readme_has_the_generated_full_profile_cost():

@@ -12,10 +12,10 @@ import strn.skips as skips
 from strn.config import make_config
 from strn.data.cache import FrameCache
 from strn.data.datasets import UNREADABLE, SequenceDataset, drop_unreadable
+from strn.data.loader import load_batches
 from strn.data.ucf101 import read_split
 from strn.data.video import VideoReadError
 from strn.skips import TooManySkippedError
-from strn.train import _loader
 from tests._data_helpers import make_layout
 
 CLASSES = ["Apple", "Banana", "Cherry"]
@@ -41,13 +41,13 @@ def test_video_damaged_after_indexing_is_dropped_and_recorded(tmp_path, capsys, 
     bad = ds.videos[2]
     _break(index, bad)
     batches = [list(range(len(ds)))]
-    frames, labels, videos = next(_loader(ds, batches, workers))
+    frames, labels, videos = next(load_batches(ds, batches, workers))
     assert (labels == UNREADABLE).sum() == sum(v == 2 for v, _ in ds.sequences)  # marked, in a worker too
     frames, labels, videos = drop_unreadable(ds, (frames, labels, videos))
     assert 2 not in videos.tolist() and (labels != UNREADABLE).all() and len(frames) == len(labels)
     assert ds.skipped == [{"path": bad.path, "reason": ds.skipped[0]["reason"]}]
     assert "during the run" in ds.skipped[0]["reason"] and ds.unreadable == [2]
-    drop_unreadable(ds, next(_loader(ds, batches, 0)))  # a second epoch: recorded once, said once
+    drop_unreadable(ds, next(load_batches(ds, batches, 0)))  # a second epoch: recorded once, said once
     assert len(ds.skipped) == 1
     assert sum(bad.path in line for line in capsys.readouterr().err.splitlines()) == 1
 
@@ -69,7 +69,7 @@ def test_too_many_failures_during_the_run_stop_it(tmp_path, monkeypatch):
     for v in (0, 1):
         _break(index, ds.videos[v])
     with pytest.raises(TooManySkippedError, match="2 of 6 train videos"):
-        drop_unreadable(ds, next(_loader(ds, [list(range(len(ds)))], 0)))
+        drop_unreadable(ds, next(load_batches(ds, [list(range(len(ds)))], 0)))
 
 
 def test_raise_mode_still_raises(tmp_path):
