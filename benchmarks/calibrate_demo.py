@@ -36,8 +36,10 @@ ROWS = {
     "frame-average": {"model": {"kind": "frame_avg"}},
     "identity-98-104": {"model": {"connection": "identity", "positions": ["98-104"]}},
     "conv-98-104": {"model": {"connection": "conv", "positions": ["98-104"]}},
-    # the slowest learners of Table 5.4 in the first calibrated demo (not run by default)
+    # the other rows of Table 5.4 (not run by default)
     "conv-5-11": {"model": {"connection": "conv", "positions": ["5-11"]}},
+    "conv-49-55": {"model": {"connection": "conv", "positions": ["49-55"]}},
+    "conv-86-92": {"model": {"connection": "conv", "positions": ["86-92"]}},
     "conv_relu-98-104": {"model": {"connection": "conv_relu", "positions": ["98-104"]}},
 }
 DEFAULT_ROWS = ("frame-average", "identity-98-104", "conv-98-104")
