@@ -303,7 +303,7 @@ def study_models(width: int = 64, num_classes: int = 101) -> dict[str, tuple[nn.
              "T=3 (Fig. 4.4)": CostConfig("", seq_len=3),
              "T=5 (Fig. 5.2)": CostConfig("", seq_len=5),
              "Special3 (Fig. 5.3)": CostConfig("", seq_len=3, special3=True)}
-    return {t: (_replace(c, width=width, num_classes=num_classes).build("meta"), c.seq_len) for t, c in specs.items()}
+    return {t: (dataclasses.replace(c, width=width, num_classes=num_classes).build("meta"), c.seq_len) for t, c in specs.items()}
 
 
 def block_models(width: int = 64, num_classes: int = 101) -> list[tuple[nn.Module, str, str]]:
@@ -316,11 +316,6 @@ def block_models(width: int = 64, num_classes: int = 101) -> list[tuple[nn.Modul
     return [(plain, "layer4.2", "Fig. 4.1: residual block (layer4.2, thesis 98-104)"),
             (ident, "layer4.2", "Fig. 4.2: spatio-temporal block, identity R"),
             (conv, "layer4.0", "spatio-temporal block at 86-92 (layer4.0), conv R")]
-
-
-def _replace(cfg: CostConfig, **kw) -> CostConfig:
-
-    return dataclasses.replace(cfg, **kw)
 
 
 def compute(width: int, root, rate: int, seq_len: int, size: int | None = None) -> dict[str, Any]:

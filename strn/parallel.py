@@ -72,10 +72,11 @@ def _worker_init() -> None:
 
 
 def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, results_dir: str,
-             data_dir: str | None) -> tuple[str, str, int, float]:
-    cfg = config_from_dict(cfg_dict)
-    rec = run(cfg, results_dir=results_dir, data_dir=data_dir, table=table, thesis=thesis, progress=False)
-    return cfg.experiment, cfg.name, cfg.train.seed, float(rec["metrics"]["error_rate"])
+             data_dir: str | None) -> float:
+    """Train (or find) one configuration in a worker; its video error."""
+    rec = run(config_from_dict(cfg_dict), results_dir=results_dir, data_dir=data_dir, table=table, thesis=thesis,
+              progress=False)
+    return float(rec["metrics"]["error_rate"])
 
 
 def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
@@ -111,7 +112,7 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
             cfg = futures[fut]
             where = f"[{done}/{len(todo)}] {cfg.experiment} / {cfg.name} seed {cfg.train.seed}"
             try:
-                err = fut.result()[3]
+                err = fut.result()
             except Exception as e:  # noqa: BLE001 - the others go on; its notebook runs it again and shows why
                 status(f"{where}: failed ({type(e).__name__}: {e}); its notebook will run it again")
                 continue

@@ -33,7 +33,7 @@ class SequenceBatches:
     copied to the device, cropped there. `close` shuts the workers down (the engine calls it)."""
 
     def __init__(self, dataset, *, crop: int, flip: bool, device: torch.device, num_workers: int = 0) -> None:
-        self.dataset, self.crop, self.flip, self.device, self.num_workers = dataset, crop, flip, device, num_workers
+        self.dataset, self.crop, self.flip, self.device = dataset, crop, flip, device
         self.n = len(dataset)
         self.loader = EpochLoader(dataset, num_workers, pin=device.type == "cuda")
 

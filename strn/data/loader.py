@@ -28,8 +28,13 @@ PREFETCH = 2
 def stack_items(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Items (frames (T, C, H, W), label, video) -> frames (B, T, C, H, W) uint8, labels (B,),
     videos (B,), in this process."""
-    frames = stack_frames([torch.as_tensor(it[0]) for it in items], shared=False)
-    return frames, torch.tensor([int(it[1]) for it in items]), torch.tensor([int(it[2]) for it in items])
+    labels, videos = _labels_videos(items)
+    return stack_frames([torch.as_tensor(it[0]) for it in items], shared=False), torch.from_numpy(labels), \
+        torch.from_numpy(videos)
+
+
+def _labels_videos(items: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([int(it[1]) for it in items]), np.array([int(it[2]) for it in items])
 
 
 def _stack_to_send(items: Sequence[tuple]) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
@@ -37,8 +42,7 @@ def _stack_to_send(items: Sequence[tuple]) -> tuple[torch.Tensor, np.ndarray, np
     pickled with the batch. A tensor, however small, travels as a shared-memory descriptor that
     the main process fetches from the worker (a round trip to a process that may be waiting for
     a core): one per batch, not three. `_received` makes them tensors again."""
-    frames = stack_frames([torch.as_tensor(it[0]) for it in items], shared=True)
-    return frames, np.array([int(it[1]) for it in items]), np.array([int(it[2]) for it in items])
+    return (stack_frames([torch.as_tensor(it[0]) for it in items], shared=True), *_labels_videos(items))
 
 
 def _received(batch: tuple, pin: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
