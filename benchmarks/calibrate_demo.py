@@ -90,6 +90,9 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/strn-calibration")
     ap.add_argument("--out", default=str(REPO / "results" / "calibration" / "demo.json"))
     args = ap.parse_args()
+    unknown = [r for r in args.rows.split(",") if r not in ROWS]
+    if unknown:
+        ap.error(f"--rows: unknown row(s) {', '.join(unknown)}; allowed: {', '.join(ROWS)}")
 
     import torch
 
