@@ -146,6 +146,35 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, key: str) 
     return record
 
 
+def _stored(exp: Experiment, row: Row, profile: str, seed: int, device: str, results_dir: Path,
+            overrides: Mapping[str, Any] | None) -> tuple[RunConfig, str, dict[str, Any] | None]:
+    """(configuration, baseline key, the stored record if it is this row's numbers)."""
+    cfg = row_config(exp, row, profile, seed, device, overrides)
+    bkey = baseline_key(profile, cfg, row.params)
+    stored = res.find_cached(results_dir, cfg)
+    return cfg, bkey, stored if stored is not None and stored.get("baseline", {}).get("key") == bkey else None
+
+
+def missing_seeds(exp: Experiment, profile: str, *, seeds: Sequence[int], device: str = "auto",
+                  results_dir: str | Path | None = None) -> list[int]:
+    """The seeds with a row of Tables 5.1/5.2 not stored yet (what `strn.parallel` hands a worker)."""
+    results_dir = Path(results_dir or default_results_dir(profile))
+    return [s for s in seeds if any(_stored(exp, row, profile, s, device, results_dir, None)[2] is None
+                                    for row in exp.rows)]
+
+
+def prepare_shared(exp: Experiment, profile: str, *, device: str = "auto", results_dir: str | Path | None = None,
+                   data_dir: str | Path | None = None) -> None:
+    """Make what every seed's rows share, once: the pretrained backbone and its features (one
+    file under ``<data_dir>/features/``). `strn.parallel` calls it in the parent, so worker
+    processes that train different seeds side by side only read it. The finetuned backbones
+    and their features are per seed and made by the seed's own worker."""
+    results_dir = Path(results_dir or default_results_dir(profile))
+    data_dir = Path(data_dir or default_data_dir())
+    cfg = row_config(exp, exp.rows[0], profile, 0, device)
+    _Pipeline(profile, cfg, data_dir, results_dir, resolve_device(cfg.train.device), False, False).features(False)
+
+
 def run_baselines(exp: Experiment, profile: str, *, seeds: Sequence[int], device: str = "auto",
                   results_dir: str | Path | None = None, data_dir: str | Path | None = None, force: bool = False,
                   overrides: Mapping[str, Any] | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
@@ -159,10 +188,8 @@ def run_baselines(exp: Experiment, profile: str, *, seeds: Sequence[int], device
     for seed in seeds:
         p = None
         for row in exp.rows:
-            cfg = row_config(exp, row, profile, seed, device, overrides)
-            bkey = baseline_key(profile, cfg, row.params)
-            stored = None if force else res.find_cached(results_dir, cfg)
-            if stored is not None and stored.get("baseline", {}).get("key") == bkey:
+            cfg, bkey, stored = _stored(exp, row, profile, seed, device, results_dir, overrides)
+            if stored is not None and not force:
                 done[(row.name, seed)] = stored
                 continue
             if p is None:

@@ -9,9 +9,15 @@ configuration hash, `strn.run.run`), so their tables and figures are what they w
 without it. It is an ordering of the same work, never a different work: each job is exactly
 ``run(cfg)`` for a configuration some notebook asks for, with the same seed.
 
-Data and the stand-in pretraining are prepared in the parent first, so two workers never
-decode into the frame cache or pretrain the same backbone at once. Jobs go longest first
-(most training frames), so the pool does not end waiting on one long run.
+The frame baselines of Tables 5.1/5.2 (notebook 05.2, `strn.frame_baselines`) are trained in
+the same pool, one job per seed (its finetuning and its 16 feature classifiers), after the STRN
+runs: they are short and fill the pool's tail instead of running one after another inside the
+master notebook.
+
+Data, the stand-in pretraining and the pretrained backbone's features are prepared in the
+parent first, so two workers never decode into the frame cache, pretrain the same backbone or
+extract the same features at once. Jobs go longest first (most training frames), so the pool
+does not end waiting on one long run.
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ from typing import Any
 import torch
 
 from .config import RunConfig, config_from_dict, config_hash
-from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config
+from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, run_experiment
+from .frame_baselines import missing_seeds, prepare_shared, run_baselines
 from .paths import default_results_dir
 from .progress import status
 from .results import find_cached
@@ -55,6 +62,25 @@ def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: 
     return out
 
 
+def baseline_jobs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
+                  results_dir: str | Path | None = None) -> list[tuple[str, int]]:
+    """(experiment, seed) of every frame-baseline seed (notebook 05.2) with a row not stored yet."""
+    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    results_dir = Path(results_dir or default_results_dir(profile))
+    return [(key, s) for key in sorted(EXPERIMENTS) if EXPERIMENTS[key].runner is run_baselines
+            for s in missing_seeds(EXPERIMENTS[key], profile, seeds=seeds, device=device, results_dir=results_dir)]
+
+
+def all_stored(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
+               results_dir: str | Path | None = None, data_dir: str | Path | None = None) -> bool:
+    """Whether every run the notebooks ask for (STRN rows and frame baselines) is stored, so
+    that executing them trains nothing (`strn.report` then executes them side by side)."""
+    results_dir = Path(results_dir or default_results_dir(profile))
+    configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
+    return all(find_cached(results_dir, c) is not None for c, _, _ in configs) and \
+        not baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir)
+
+
 def default_jobs() -> int:
     """One worker per core this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -79,10 +105,18 @@ def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, 
     return float(rec["metrics"]["error_rate"])
 
 
+def _baselines_one(key: str, profile: str, seed: int, device: str, results_dir: str, data_dir: str | None) -> int:
+    """Train (or find) one seed's frame baselines in a worker; how many rows it stored."""
+    return len(run_experiment(key, profile, seeds=[seed], device=device, results_dir=results_dir,
+                              data_dir=data_dir, progress=False))
+
+
 def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
-              results_dir: str | Path | None = None, data_dir: str | Path | None = None) -> int:
+              results_dir: str | Path | None = None, data_dir: str | Path | None = None,
+              baselines: bool = True) -> int:
     """Train (or find stored) every STRN-experiment configuration of ``profile`` with ``jobs``
-    worker processes of one thread each; returns how many runs were trained or found.
+    worker processes of one thread each, and (``baselines``) every seed's frame baselines
+    after them; returns how many STRN runs were trained or found.
     ``jobs`` <= 1, or a CUDA device, does nothing: the notebooks then train as usual (one
     GPU is best used by one run at a time)."""
     if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
@@ -90,31 +124,39 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     results_dir = Path(results_dir or default_results_dir(profile))
     configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
     todo = [(c, t, th) for c, t, th in configs if find_cached(results_dir, c) is None]
-    if not todo:
+    base_todo = baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir) if baselines else []
+    if not todo and not base_todo:
         return len(configs)
     n_train: dict[tuple, int] = {}  # training sequences per data key
     for cfg, _, _ in todo:  # the parent decodes and pretrains once per data key; workers only read
         if _data_key(cfg) not in n_train:
             n_train[_data_key(cfg)] = len(prepare(cfg, data_dir, progress=False).train)
             resolve_weights(cfg, data_dir)
+    for key in sorted({key for key, _ in base_todo}):
+        prepare_shared(EXPERIMENTS[key], profile, device=device, results_dir=results_dir, data_dir=data_dir)
     # Longest first (training frames: sequences x T x epochs), so the pool does not end waiting on one run.
     todo.sort(key=lambda job: -n_train[_data_key(job[0])] * job[0].data.seq_len * job[0].train.epochs)
-    status(f"training {len(todo)} runs of profile {profile!r} first, in {jobs} processes of one thread each "
-           f"(longest first); the notebooks then read them back")
+    base_note = f" and the frame baselines of {len(base_todo)} seed(s)" if base_todo else ""
+    status(f"training {len(todo)} runs of profile {profile!r}{base_note} first, in {jobs} processes of one thread "
+           f"each (longest first); the notebooks then read them back")
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
-    done = 0
+    done, total = 0, len(todo) + len(base_todo)
+    data = str(data_dir) if data_dir else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir),
-                               str(data_dir) if data_dir else None): cfg for cfg, table, thesis in todo}
+        futures = {pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir), data):
+                   f"{cfg.experiment} / {cfg.name} seed {cfg.train.seed}" for cfg, table, thesis in todo}
+        # submitted after the STRN runs: the pool takes jobs in order, so these fill its tail
+        futures.update({pool.submit(_baselines_one, key, profile, seed, device, str(results_dir), data):
+                        f"{key} seed {seed}" for key, seed in base_todo})
         for fut in as_completed(futures):
             done += 1
-            cfg = futures[fut]
-            where = f"[{done}/{len(todo)}] {cfg.experiment} / {cfg.name} seed {cfg.train.seed}"
+            where = f"[{done}/{total}] {futures[fut]}"
             try:
-                err = fut.result()
+                out = fut.result()
             except Exception as e:  # noqa: BLE001 - the others go on; its notebook runs it again and shows why
                 status(f"{where}: failed ({type(e).__name__}: {e}); its notebook will run it again")
                 continue
-            status(f"{where}: video error {err:.3f} ({time.perf_counter() - t0:.0f} s)")
+            what = f"{out} rows stored" if isinstance(out, int) else f"video error {out:.3f}"
+            status(f"{where}: {what} ({time.perf_counter() - t0:.0f} s)")
     return len(configs)

@@ -2,85 +2,18 @@
 claim verdicts, export the HTML report."""
 from __future__ import annotations
 
-import os
-import sys
-import time
 import base64
 import html
-import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from . import claims, experiments
 from .paths import NOTEBOOKS_DIR, default_results_dir
-from .progress import log
+from .notebook_runs import MASTER, execute, numbered_notebooks, run_notebooks  # noqa: F401 - the master's API
 from .results import atomic_write_text, load_results
-MASTER = "00_master"
-
-
-def numbered_notebooks(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The study notebooks in order, the master excluded."""
-    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb") if not p.stem.startswith(MASTER))
-
-
-def _kernel_env() -> None:
-    # A generic "python3" kernelspec runs whichever `python` is first on PATH: make that
-    # the interpreter running this code (the project's virtualenv).
-    bindir = str(Path(sys.executable).parent)
-    if not os.environ.get("PATH", "").startswith(bindir + os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-
-def execute(src: str | Path, dst: str | Path, parameters: Mapping[str, Any], *, timeout: int | None = None,
-            progress: bool = False) -> Path:
-    """Execute notebook ``src`` into ``dst`` with papermill; a parameter that ``src`` does not
-    declare is rejected before anything runs."""
-    import papermill as pm  # local: papermill and jupyter load only when notebooks are executed
-
-    src, dst = Path(src), Path(dst)
-    declared = set(pm.inspect_notebook(str(src)))
-    unknown = sorted(set(parameters) - declared)
-    if unknown:
-        raise ValueError(f"{src.name} does not declare parameter(s) {', '.join(unknown)}; "
-                         f"it takes: {', '.join(sorted(declared))}")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    _kernel_env()
-    # Nobody watches an executed notebook live: plain per-epoch lines, not bars (strn/progress.py).
-    os.environ.setdefault("STRN_PROGRESS", "log")
-    pm.execute_notebook(str(src), str(dst), parameters=dict(parameters), kernel_name="python3",
-                        progress_bar=progress, cwd=str(src.parent), execution_timeout=timeout)
-    return dst
-
-
-def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[int] | None = None, force: bool = False,
-                  results_dir: str | Path | None = None, figures_dir: str | Path | None = None,
-                  data_dir: str | Path | None = None, notebooks: list[str] | None = None) -> list[dict[str, Any]]:
-    """Execute every numbered notebook (or those named) with one profile. Executed copies go
-    to ``<results_dir>/executed/``. A failing notebook is recorded with its error and the
-    others still run."""
-    results_dir = Path(results_dir or default_results_dir(profile))
-    params = {"profile": profile, "device": device, "seeds": seeds, "force": force,
-              "results_dir": str(results_dir), "figures_dir": str(figures_dir) if figures_dir else None,
-              "data_dir": str(data_dir) if data_dir else None}
-    paths = numbered_notebooks()
-    if notebooks:
-        paths = [p for p in paths if p.stem in notebooks]
-    out = []
-    for i, src in enumerate(paths):
-        log(f"notebook {i + 1}/{len(paths)}: {src.stem}")
-        t0 = time.perf_counter()
-        status, error = "ok", None
-        try:
-            execute(src, results_dir / "executed" / src.name, params)
-        except Exception as e:  # noqa: BLE001 - reported, the other notebooks still run
-            status = "failed"
-            error = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
-        out.append({"notebook": src.stem, "status": status, "seconds": round(time.perf_counter() - t0, 1),
-                    "error": error})
-    return out
 
 
 def status_frame(runs: list[dict[str, Any]]):
@@ -134,14 +67,19 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
     to ``<results_dir>/report.html``. On a CPU, the STRN experiments' runs are first trained
     by ``jobs`` one-thread processes side by side (default: one per core; `strn.parallel`);
     the notebooks then find them stored. Not with ``force`` (the notebooks retrain then)."""
-    from .parallel import default_jobs, train_all  # torch and the experiments load only when a report is built
+    from .parallel import all_stored, default_jobs, train_all  # torch and the experiments load only when a report is built
 
     results_dir = Path(results_dir or default_results_dir(profile))
+    jobs = default_jobs() if jobs is None else jobs
+    nb_jobs = 1
     if not force:
-        train_all(profile, jobs=default_jobs() if jobs is None else jobs, device=device, results_dir=results_dir,
-                  data_dir=data_dir)
+        train_all(profile, jobs=jobs, device=device, results_dir=results_dir, data_dir=data_dir)
+        # Notebooks that only read stored runs and draw them can share the cores too.
+        if jobs > 1 and all_stored(profile, device=device, results_dir=results_dir, data_dir=data_dir):
+            nb_jobs = jobs
     params = {"profile": profile, "device": device, "force": force, "results_dir": str(results_dir),
-              "figures_dir": str(figures_dir) if figures_dir else None, "data_dir": str(data_dir) if data_dir else None}
+              "figures_dir": str(figures_dir) if figures_dir else None, "data_dir": str(data_dir) if data_dir else None,
+              "jobs": nb_jobs}
     executed = execute(NOTEBOOKS_DIR / f"{MASTER}.ipynb", results_dir / "executed" / f"{MASTER}.ipynb", params,
                        progress=True)
     write_summary_markdown(results_dir, profile)

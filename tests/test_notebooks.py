@@ -10,6 +10,7 @@ import papermill as pm
 import pytest
 
 from strn import report
+from strn.parallel import default_jobs
 from strn.notebook import NOTEBOOK_PARAMETERS
 from strn.results import REQUIRED_KEYS, REQUIRED_METRICS
 
@@ -107,6 +108,19 @@ def test_master_builds_the_report_from_stored_results(smoke_run):
     assert not any(o.get("output_type") == "error" for c in master.cells for o in c.get("outputs", []))
     for src in NUMBERED:
         assert (smoke_run["results"] / "executed" / src.name).exists()
+    # every run was stored, so the notebooks were executed side by side, one per core
+    injected = next(c.source for c in master.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert f"jobs = {default_jobs()}" in injected
+
+
+def test_notebooks_side_by_side_keep_their_order_and_report_failures(smoke_run, tmp_path):
+    stems = ["04_architecture", "05_1_dataset"]
+    kw = dict(results_dir=smoke_run["results"], figures_dir=tmp_path / "fig", notebooks=stems, jobs=2)
+    runs = report.run_notebooks("smoke", **kw)
+    assert [r["notebook"] for r in runs] == stems and [r["status"] for r in runs] == ["ok", "ok"]
+    bad = report.run_notebooks("smoke", seeds="x", **kw)  # every notebook rejects the seeds
+    assert [r["notebook"] for r in bad] == stems and [r["status"] for r in bad] == ["failed", "failed"]
+    assert all("seeds='x' is not understood" in r["error"] for r in bad)
 
 
 def test_undeclared_parameter_is_rejected_by_the_executor(tmp_path):

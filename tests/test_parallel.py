@@ -1,9 +1,9 @@
 """The CPU pool that trains a profile's STRN runs before the notebooks (strn/parallel.py)."""
 import torch
 
-from strn import parallel
+from strn import frame_baselines, parallel
 from strn.config import config_hash
-from strn.experiments import EXPERIMENTS
+from strn.experiments import EXPERIMENTS, run_experiment
 from strn.run import run
 
 
@@ -32,7 +32,8 @@ def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch, cap
     assert len(configs) == 2
     monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
     monkeypatch.delenv("STRN_QUIET", raising=False)  # the lines a user of `strn report` sees
-    assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data) == 2
+    assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data,
+                              baselines=False) == 2
     lines = capsys.readouterr().out.splitlines()
     assert any("training 2 runs" in ln for ln in lines)
     assert sorted(ln.split("]")[0] for ln in lines if ln.startswith("[")) == ["[1/2", "[2/2"]
@@ -56,3 +57,31 @@ def test_one_job_or_a_gpu_leaves_the_work_to_the_notebooks(tmp_path, monkeypatch
     monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     assert parallel.train_all("smoke", jobs=1, results_dir=tmp_path) == 0
     assert parallel.train_all("smoke", jobs=2, device="cuda", results_dir=tmp_path) == 0
+
+
+def test_frame_baselines_are_trained_in_the_pool_and_read_back(tmp_path, monkeypatch, capsys):
+    """Notebook 05.2's rows, one job per seed: stored by the workers under the keys the
+    notebook looks for, so executing it afterwards trains nothing."""
+    data, results = tmp_path / "data", tmp_path / "results"
+    monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: [])  # no STRN run: baselines only
+    monkeypatch.delenv("STRN_QUIET", raising=False)
+    assert parallel.baseline_jobs("smoke", seeds=[0, 1], results_dir=results) == \
+        [("05_2_baselines", 0), ("05_2_baselines", 1)]
+    parallel.train_all("smoke", jobs=2, seeds=[0, 1], device="cpu", results_dir=results, data_dir=data)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
+    n_rows = len(EXPERIMENTS["05_2_baselines"].rows)
+    assert sorted(ln.split("] ", 1)[1].split(" (")[0] for ln in lines) == \
+        [f"05_2_baselines seed {s}: {n_rows} rows stored" for s in (0, 1)]
+    assert parallel.baseline_jobs("smoke", seeds=[0, 1], results_dir=results) == []
+    assert parallel.all_stored("smoke", seeds=[0, 1], device="cpu", results_dir=results, data_dir=data)
+    # the shared features were made once, by the parent; each seed finetuned its own backbone
+    assert len(list((data / "features").glob("stills-*.pt"))) == 1
+    assert len(list((data / "features").glob("finetuned-*.pt"))) == 2
+
+    def no_training(*a, **k):
+        raise AssertionError("a stored baseline was trained again")
+
+    monkeypatch.setattr(frame_baselines, "_run_row", no_training)
+    recs = run_experiment("05_2_baselines", "smoke", seeds=[0, 1], device="cpu", results_dir=results,
+                          data_dir=data, progress=False)
+    assert len(recs) == 2 * n_rows and {r["seed"] for r in recs} == {0, 1}
