@@ -12,10 +12,14 @@ A comparison whose thesis gap is itself below the margin (claim 4: 86-92 0.231 v
 Convergence: a run whose ``metrics.converged`` is False did not converge (absent: unknown).
 A claim whose deciding runs include one says so: "inconclusive (not converged)" instead of
 "not reproduced" or "inconclusive", "reproduced (not converged)" instead of "reproduced",
-and ``Verdict.unconverged`` names those runs (STUDY §4).
+and ``Verdict.unconverged`` names those runs (STUDY §4). A claim's deciding runs are those of
+the rows its comparisons read (`errors`, `mean_per_seed`, `costs_increase` note the names they
+are asked for), not every run of its experiment: claim 7 compares split 1 with the frame
+average, so an unconverged split-2 run says nothing about it.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -38,7 +42,18 @@ class Verdict:
     unconverged: tuple[str, ...] = ()  # deciding runs whose metrics.converged is False ("row seed k")
 
 
+# The row names a claim's comparisons asked for while `judge` runs it: its deciding rows.
+_asked: ContextVar[set[str] | None] = ContextVar("claims_asked", default=None)
+
+
+def _ask(names: Sequence[str]) -> None:
+    seen = _asked.get()
+    if seen is not None:
+        seen.update(names)
+
+
 def errors(records: Sequence[dict[str, Any]], name: str) -> list[float]:
+    _ask([name])
     return [r["metrics"]["error_rate"] for r in records if r.get("name") == name]
 
 
@@ -82,6 +97,7 @@ def about_equal(a: list[float], b: list[float]) -> tuple[str, str]:
 
 def costs_increase(records: Sequence[dict[str, Any]], names: Sequence[str]) -> tuple[str, str]:
     """Is the mean training time strictly decreasing along ``names`` (densest sampling first)?"""
+    _ask(names)
     means = []
     for n in names:
         t = [r["cost"]["train_s"] for r in records if r.get("name") == n]
@@ -106,6 +122,7 @@ def all_of(parts: Sequence[tuple[str, str]]) -> tuple[str, str]:
 
 def mean_per_seed(records: Sequence[dict[str, Any]], names: Sequence[str]) -> list[float]:
     """Per seed, the mean error over the rows ``names`` (seeds that have all of them)."""
+    _ask(names)
     by_seed: dict[Any, dict[str, float]] = {}
     for r in records:
         if r.get("name") in names:
@@ -217,11 +234,18 @@ def with_convergence(verdict: str, unconverged: Sequence[str]) -> str:
 
 
 def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
-    """Every claim of ``experiment``; the deciding runs are the experiment's runs."""
+    """Every claim of ``experiment``; a claim's deciding runs are the experiment's runs of the
+    rows its comparisons read."""
     out = []
     for cid, text, fn in CLAIMS.get(experiment, []):
-        verdict, test = fn(records)
-        bad = tuple(unconverged_runs([r for r in records if r.get("experiment", experiment) == experiment]))
+        token = _asked.set(set())
+        try:
+            verdict, test = fn(records)
+            rows = _asked.get()
+        finally:
+            _asked.reset(token)
+        bad = tuple(unconverged_runs([r for r in records if r.get("experiment", experiment) == experiment
+                                      and r.get("name") in rows]))
         if bad:
             test += "; not converged: " + ", ".join(bad)
         out.append(Verdict(cid, text, with_convergence(verdict, bad), test, bad))

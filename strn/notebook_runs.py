@@ -2,10 +2,12 @@
 run they show is stored (`strn.report` builds the report from them)."""
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -54,15 +56,32 @@ def _execute_timed(src: str, dst: str, params: Mapping[str, Any], threads: int |
     ``threads``: the kernel's torch threads (notebooks executed side by side share the cores)."""
     if threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by the kernel papermill starts
-    t0 = time.perf_counter()
+    started, t0 = time.time(), time.perf_counter()
     status, error = "ok", None
     try:
         execute(src, dst, params)
     except Exception as e:  # noqa: BLE001 - reported, the other notebooks still run
         status = "failed"
         error = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
-    return {"notebook": Path(src).stem, "status": status, "seconds": round(time.perf_counter() - t0, 1),
-            "error": error}
+    seconds = time.perf_counter() - t0
+    # started/ended (epoch seconds): the wall time of notebooks executed side by side is not their sum
+    return {"notebook": Path(src).stem, "status": status, "seconds": round(seconds, 1), "error": error,
+            "started": started, "ended": started + seconds}
+
+
+def wall_seconds(runs: list[dict[str, Any]]) -> float:
+    """Wall time from the first notebook's start to the last one's end (the sum of their
+    seconds where rows carry no start and end)."""
+    if runs and all("started" in r and "ended" in r for r in runs):
+        return max(r["ended"] for r in runs) - min(r["started"] for r in runs)
+    return sum(r["seconds"] for r in runs)
+
+
+def at_a_time(runs: list[dict[str, Any]]) -> int:
+    """The most notebooks that were executing at one moment (1 where rows carry no start and end)."""
+    if not runs or not all("started" in r and "ended" in r for r in runs):
+        return 1
+    return max(sum(o["started"] <= r["started"] < o["ended"] for o in runs) for r in runs)
 
 
 def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[int] | None = None, force: bool = False,
@@ -92,9 +111,6 @@ def run_notebooks(profile: str = "demo", *, device: str = "auto", seeds: list[in
             log(f"notebook {i + 1}/{len(paths)}: {src.stem}")
             out.append(_execute_timed(str(src), dst[src], params))
         return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     log(f"executing {len(paths)} notebooks, {jobs} side by side (every run they show is stored)")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = [pool.submit(_execute_timed, str(src), dst[src], params, 1) for src in paths]

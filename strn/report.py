@@ -13,13 +13,15 @@ import pandas as pd
 from . import claims, experiments
 from .paths import NOTEBOOKS_DIR, default_results_dir
 from .notebook_runs import MASTER, execute, numbered_notebooks, run_notebooks  # noqa: F401 - the master's API
+from .notebook_runs import at_a_time, wall_seconds  # noqa: F401 - the master's API
 from .results import atomic_write_text, load_results
 
 
 def status_frame(runs: list[dict[str, Any]]):
-    df = pd.DataFrame(runs)
-    total = pd.DataFrame([{"notebook": "total", "status": "ok" if all(r["status"] == "ok" for r in runs) else "failed",
-                           "seconds": round(sum(r["seconds"] for r in runs), 1), "error": None}])
+    df = pd.DataFrame(runs).drop(columns=["started", "ended"], errors="ignore")
+    total = pd.DataFrame([{"notebook": "total (wall)",
+                           "status": "ok" if all(r["status"] == "ok" for r in runs) else "failed",
+                           "seconds": round(wall_seconds(runs), 1), "error": None}])
     df = pd.concat([df, total], ignore_index=True)
     if df["error"].isna().all():  # an error column of None says nothing
         df = df.drop(columns="error")
@@ -271,14 +273,16 @@ def _first_screen(profile: str, results_dir: Path, runs: list[dict[str, Any]] | 
     nb_text = ""
     if runs:
         ok = sum(r["status"] == "ok" for r in runs)
-        nb_text = f"; this execution: {ok} of {len(runs)} notebooks ok in {sum(r['seconds'] for r in runs):.0f} s"
+        side = at_a_time(runs)
+        nb_text = (f"; this execution: {ok} of {len(runs)} notebooks ok in {wall_seconds(runs):.0f} s"
+                   + (f" ({side} at a time)" if side > 1 else ""))
     lines = [
         f"<b>What was run</b>: the thesis's tables 5.1–5.8 as {len(stored)} training runs "
         f"(profile <code>{_esc(profile)}</code>), each beside the thesis's UCF-101 number.",
         f"<b>On what</b>: {_esc(', '.join(datasets))} data ({'/'.join(str(n) for n in n_classes)} classes), "
         f"on {_esc(', '.join(devices) or '?')}; {_esc(_skipped_text(stored))}.",
         f"<b>How long</b>: {train_s / 60:.1f} min of training wall time when the runs were made (summed over "
-        f"runs){nb_text}.",
+        f"runs: runs trained side by side each count){nb_text}.",
         f"<b>Verdicts</b> on the thesis's claims: {verdict_text}.",
         f"<b>Provenance</b>: {_esc(provenance_line(results_dir))}.",
     ]

@@ -123,3 +123,26 @@ def test_equal_steps_row_scales_epochs_to_the_reference_steps(tmp_path, monkeypa
     spe = lambda c: experiments.steps_per_epoch(n, c.train.update_every, c.train.batch_size)  # noqa: E731
     assert cfg.train.update_every == 0.10 and cfg.train.epochs > ref.train.epochs
     assert (cfg.train.epochs - 1) * spe(cfg) < ref.train.epochs * spe(ref) <= cfg.train.epochs * spe(cfg)
+
+
+def test_only_the_rows_a_claim_compares_decide_it():
+    """An unconverged run of a row the claim does not read leaves its verdict plain."""
+    def tag(rs, experiment):
+        for i, r in enumerate(rs):
+            r.update(experiment=experiment, seed=i)
+            r["metrics"]["converged"] = True
+        return rs
+
+    rs = tag(recs(**{"split-1": [0.1, 0.11], "frame-average": [0.5, 0.51], "split-2": [0.2, 0.21]}),
+             "05_7_splits_and_sota")
+    rs[-1]["metrics"]["converged"] = False  # split 2: not compared by claim 7
+    (v,) = claims.judge("05_7_splits_and_sota", rs)
+    assert v.verdict == claims.REPRODUCED and v.unconverged == ()
+    rs[0]["metrics"]["converged"] = False  # split 1: compared
+    (v,) = claims.judge("05_7_splits_and_sota", rs)
+    assert v.verdict == claims.REPRODUCED_UNCONVERGED and v.unconverged == ("split-1 seed 0",)
+    # claim 6 reads context 2, 3 and 5, not Special3
+    rs = tag(recs(**{"context-2": [0.2], "context-3": [0.2], "context-5": [0.4], "special3": [0.3]}),
+             "05_6_temporal_context")
+    rs[-1]["metrics"]["converged"] = False
+    assert claims.judge("05_6_temporal_context", rs)[0].unconverged == ()

@@ -118,9 +118,20 @@ def test_notebooks_side_by_side_keep_their_order_and_report_failures(smoke_run, 
     kw = dict(results_dir=smoke_run["results"], figures_dir=tmp_path / "fig", notebooks=stems, jobs=2)
     runs = report.run_notebooks("smoke", **kw)
     assert [r["notebook"] for r in runs] == stems and [r["status"] for r in runs] == ["ok", "ok"]
+    assert report.at_a_time(runs) == 2 and report.wall_seconds(runs) < sum(r["seconds"] for r in runs)
     bad = report.run_notebooks("smoke", seeds="x", **kw)  # every notebook rejects the seeds
     assert [r["notebook"] for r in bad] == stems and [r["status"] for r in bad] == ["failed", "failed"]
     assert all("seeds='x' is not understood" in r["error"] for r in bad)
+
+
+def test_wall_time_and_concurrency_of_notebook_rows():
+    rows = [{"seconds": 10, "started": 0, "ended": 10}, {"seconds": 8, "started": 0.1, "ended": 8.1},
+            {"seconds": 5, "started": 8.1, "ended": 13.1}, {"seconds": 3, "started": 10, "ended": 13}]
+    assert report.wall_seconds(rows) == pytest.approx(13.1) and report.at_a_time(rows) == 2
+    one_by_one = [{"seconds": 4, "started": 0, "ended": 4}, {"seconds": 5, "started": 4, "ended": 9}]
+    assert report.wall_seconds(one_by_one) == 9 and report.at_a_time(one_by_one) == 1
+    # rows of an older execution carry no start and end: their sum, one at a time
+    assert report.wall_seconds([{"seconds": 1}, {"seconds": 2}]) == 3 and report.at_a_time([{"seconds": 1}]) == 1
 
 
 def test_undeclared_parameter_is_rejected_by_the_executor(tmp_path):
