@@ -1,0 +1,142 @@
+"""`run_stacked(cfgs)`: the seeds of one configuration trained as one stacked job, one results
+JSON per seed, each exactly as `strn.run.run` writes it.
+
+Why: `strn report` trains each demo configuration with 3 seeds; stacked, their K models share
+every kernel launch (strn/model/stacked.py, strn/stacked_fit.py). The numbers mean what a
+single-seed run's mean: each seed keeps its own initialisation (``torch.manual_seed(seed)``
+before its model is built, as `run`), shuffle, crops, losses, optimiser state, history and
+test metrics; they differ from `run(cfg)`'s by float rounding only, as under another thread
+count (which the configuration hash ignores as well).
+
+Records: the keys of `run`'s; ``cost`` records the job (``stacked_seeds``, ``stacked_wall_s``,
+``stacked_train_s``) and gives each seed an equal share of the job's wall and training seconds
+as ``wall_s`` / ``train_s`` (``cost_split`` says so): the K seeds ran as one model, and no
+per-seed time exists to measure. ``optimizer_steps`` are each seed's own (all take every
+step); ``peak_memory_mb`` is the job's process.
+
+One checkpoint for the job (`stacked_checkpoint_path`), resumed as a single run's.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import results as res
+from .config import RunConfig, config_hash
+from .engine import peak_memory_mb, resolve_device
+from .model.build import connections_built
+from .model.stacked import stack_models
+from .paths import default_results_dir
+from .record import make_record, train_cost
+from .run import _if_built_alike, build, check_whole, checkpoint_path, prepare, resolve_weights, run
+from .skips import check_skipped
+from .stacked_fit import fit_stacked
+from .storage import checkpoint_bytes, probe_writable
+
+STACKABLE_KINDS = ("strn", "frame_avg")
+COST_SPLIT = "equal: the stacked job's wall and training seconds divided by its number of seeds"
+
+
+def check_stackable(cfgs: list[RunConfig]) -> None:
+    """ValueError unless ``cfgs`` are seeds of one configuration that a stacked job can train."""
+    if not cfgs:
+        raise ValueError("run_stacked: no configuration given")
+    seeds = [c.train.seed for c in cfgs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"run_stacked: seeds {seeds} repeat; each seed is trained once")
+
+    def but_seed(c: RunConfig) -> dict[str, Any]:
+        d = c.to_dict()
+        d["train"] = dict(d["train"], seed=None)
+        return d
+
+    if any(but_seed(c) != but_seed(cfgs[0]) for c in cfgs[1:]):
+        raise ValueError("run_stacked: the configurations differ in more than the seed; only the seeds of one "
+                         "configuration train in lockstep")
+    c = cfgs[0]
+    if c.model.kind not in STACKABLE_KINDS:
+        raise ValueError(f"run_stacked: model kind {c.model.kind!r} does not stack (only {STACKABLE_KINDS})")
+    if c.data.val_fraction > 0:
+        raise ValueError("run_stacked: with data.val_fraction > 0 each seed holds out other videos; train the "
+                         "seeds one by one (strn.run.run)")
+    if c.train.compile:
+        raise ValueError("run_stacked: train.compile is not supported for a stacked job")
+
+
+def stacked_checkpoint_path(results_dir: str | Path, cfgs: list[RunConfig]) -> Path:
+    """The job's checkpoint beside the single runs': ``<name>__stacked-s0-1-2__<hash>.pt``."""
+    stem = checkpoint_path(results_dir, cfgs[0]).stem.rsplit("__", 1)[0].rsplit("__seed", 1)[0]
+    seeds = "-".join(str(c.train.seed) for c in cfgs)
+    short = hashlib.sha1(job_hash(cfgs).encode()).hexdigest()[:12]
+    return Path(results_dir) / "checkpoints" / cfgs[0].experiment / f"{stem}__stacked-s{seeds}__{short}.pt"
+
+
+def job_hash(cfgs: list[RunConfig]) -> str:
+    """The seeds' configuration hashes, in job order: what the checkpoint must belong to."""
+    return "+".join(config_hash(c) for c in cfgs)
+
+
+def _stored(cfg: RunConfig, results_dir: Path) -> bool:
+    return _if_built_alike(res.find_cached(results_dir, cfg), cfg) is not None or \
+        _if_built_alike(res.find_same_config(results_dir, cfg), cfg) is not None
+
+
+def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None, data_dir: str | Path | None = None,
+                force: bool = False, table: str | None = None, thesis: float | None = None,
+                progress: bool | None = None) -> list[dict[str, Any]]:
+    """Train and evaluate the seeds ``cfgs`` of one configuration in lockstep; write and return
+    their records (in the order of ``cfgs``). Seeds already stored are read back (`run`); a
+    single missing seed is trained by `run` itself."""
+    check_stackable(cfgs)
+    cfg0 = cfgs[0]
+    results_dir = Path(results_dir or default_results_dir(cfg0.profile))
+    todo = list(cfgs) if force else [c for c in cfgs if not _stored(c, results_dir)]
+    if len(todo) <= 1:
+        return [run(c, results_dir=results_dir, data_dir=data_dir, force=force and c in todo, table=table,
+                    thesis=thesis, progress=progress) for c in cfgs]
+    t0 = time.perf_counter()
+    device = resolve_device(cfg0.train.device)
+    ckpt = stacked_checkpoint_path(results_dir, todo)
+    probe_writable(res.result_path(results_dir, cfg0).parent, "results folder")
+    probe_writable(ckpt.parent, "checkpoint folder")
+    data = prepare(cfg0, data_dir, progress)  # val_fraction 0: every seed's split is the same
+    check_skipped(data)
+    # A first use pretrains the backbone, drawing from torch's generator: done before any seed's
+    # generator is set, so each seed's initialisation is the one `run` draws where weights exist.
+    resolve_weights(cfg0, data_dir)
+    models = []
+    for c in todo:  # each seed's own initialisation, as `run` draws it
+        torch.manual_seed(c.train.seed)
+        models.append(build(c, len(data.classes), data_dir))
+    stacked = stack_models(models)
+    probe_writable(ckpt.parent, "checkpoint folder", need_bytes=checkpoint_bytes(stacked))
+    if force and ckpt.exists():
+        ckpt.unlink()
+    seeds = [c.train.seed for c in todo]
+    metrics, state, prior_wall = fit_stacked(
+        stacked, data.train, data.test, cfg0.train, seeds, n_test_videos=len(data.test.videos),
+        num_classes=len(data.classes), crop=cfg0.data.crop, flip=cfg0.data.flip, device=device, checkpoint=ckpt,
+        job_hash=job_hash(todo), num_workers=cfg0.data.num_workers, progress=progress, wall_t0=t0)
+    k = len(todo)
+    job_wall = time.perf_counter() - t0 + prior_wall
+    records = {}
+    for s, c in enumerate(todo):
+        cost = train_cost(t0, state.train_seconds / k, state.frames_trained[s], state.steps, device,
+                          peak_memory_mb=peak_memory_mb(device), stacked_seeds=seeds, stacked_wall_s=job_wall,
+                          stacked_train_s=state.train_seconds, cost_split=COST_SPLIT)
+        cost["wall_s"] = job_wall / k
+        record = make_record(
+            c, data, table=table, thesis=thesis, metrics=metrics[s], history=state.histories[s], device=device,
+            dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
+                     "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
+            cost=cost, connections_built=connections_built(models[s]))
+        check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
+        records[c.train.seed] = record
+    for c in todo:  # stored only once every seed's record is whole
+        res.save_result(results_dir, c, records[c.train.seed])
+    return [records[c.train.seed] if c in todo else run(c, results_dir=results_dir, data_dir=data_dir, table=table,
+                                                          thesis=thesis, progress=progress) for c in cfgs]
