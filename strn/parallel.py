@@ -14,6 +14,11 @@ the same pool, one job per seed (its finetuning and its 16 feature classifiers),
 runs: they are short and fill the pool's tail instead of running one after another inside the
 master notebook.
 
+The seeds of one configuration still to train go to one worker as one stacked job
+(`strn.stacked_run.run_stacked`: their K models as one grouped model, each seed's record as
+`run` writes it, the numbers differing by float rounding only); a configuration with one seed
+missing is trained by `run` as before.
+
 Data, the stand-in pretraining and the pretrained backbone's features are prepared in the
 parent first, so two workers never decode into the frame cache, pretrain the same backbone or
 extract the same features at once. Jobs go longest first (most training frames), so the pool
@@ -38,6 +43,7 @@ from .progress import status
 from .results import find_cached
 from .rows import row_config
 from .run import prepare, resolve_weights, run
+from .stacked_run import check_stackable, run_stacked
 
 
 def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
@@ -105,6 +111,34 @@ def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, 
     return float(rec["metrics"]["error_rate"])
 
 
+def _run_group(cfg_dicts: list[dict[str, Any]], table: str | None, thesis: float | None, results_dir: str,
+               data_dir: str | None) -> list[float]:
+    """Train (or find) the seeds of one configuration as one stacked job in a worker; their video errors."""
+    recs = run_stacked([config_from_dict(d) for d in cfg_dicts], results_dir=results_dir, data_dir=data_dir,
+                       table=table, thesis=thesis, progress=False)
+    return [float(r["metrics"]["error_rate"]) for r in recs]
+
+
+def seed_groups(todo: list[tuple[RunConfig, str | None, float | None]], *, stack: bool = True
+                ) -> list[tuple[list[RunConfig], str | None, float | None]]:
+    """The jobs of the pool: the todo seeds of one configuration together where they can train
+    stacked (`strn.stacked_run.check_stackable`), every other run alone; in ``todo``'s order."""
+    groups: dict[str, tuple[list[RunConfig], str | None, float | None]] = {}
+    for cfg, table, thesis in todo:
+        d = cfg.to_dict()
+        d["train"] = dict(d["train"], seed=None)
+        groups.setdefault(repr((d, table, thesis)), ([], table, thesis))[0].append(cfg)
+    jobs = []
+    for cfgs, table, thesis in groups.values():
+        try:
+            check_stackable(cfgs)
+            ok = stack and len(cfgs) > 1
+        except ValueError:
+            ok = False
+        jobs += [(cfgs, table, thesis)] if ok else [([c], table, thesis) for c in cfgs]
+    return jobs
+
+
 def _baselines_one(key: str, profile: str, seed: int, device: str, results_dir: str, data_dir: str | None) -> int:
     """Train (or find) one seed's frame baselines in a worker; how many rows it stored."""
     return len(run_experiment(key, profile, seeds=[seed], device=device, results_dir=results_dir,
@@ -113,10 +147,11 @@ def _baselines_one(key: str, profile: str, seed: int, device: str, results_dir: 
 
 def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
               results_dir: str | Path | None = None, data_dir: str | Path | None = None,
-              baselines: bool = True) -> int:
+              baselines: bool = True, stack: bool = True) -> int:
     """Train (or find stored) every STRN-experiment configuration of ``profile`` with ``jobs``
     worker processes of one thread each, and (``baselines``) every seed's frame baselines
-    after them; returns how many STRN runs were trained or found.
+    after them; returns how many STRN runs were trained or found. ``stack``: the todo seeds of one
+    configuration train as one stacked job (`seed_groups`).
     ``jobs`` <= 1, or a CUDA device, does nothing: the notebooks then train as usual (one
     GPU is best used by one run at a time)."""
     if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
@@ -134,18 +169,24 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
             resolve_weights(cfg, data_dir)
     for key in sorted({key for key, _ in base_todo}):
         prepare_shared(EXPERIMENTS[key], profile, device=device, results_dir=results_dir, data_dir=data_dir)
-    # Longest first (training frames: sequences x T x epochs), so the pool does not end waiting on one run.
-    todo.sort(key=lambda job: -n_train[_data_key(job[0])] * job[0].data.seq_len * job[0].train.epochs)
+    groups = seed_groups(todo, stack=stack)
+    # Longest first (training frames: sequences x T x epochs x seeds), so the pool does not end waiting on one job.
+    groups.sort(key=lambda job: -n_train[_data_key(job[0][0])] * job[0][0].data.seq_len * job[0][0].train.epochs
+                * len(job[0]))
     base_note = f" and the frame baselines of {len(base_todo)} seed(s)" if base_todo else ""
-    status(f"training {len(todo)} runs of profile {profile!r}{base_note} first, in {jobs} processes of one thread "
-           f"each (longest first); the notebooks then read them back")
+    n_stacked = sum(len(g) > 1 for g, _, _ in groups)
+    stack_note = f" ({n_stacked} jobs of a configuration's seeds trained stacked)" if n_stacked else ""
+    status(f"training {len(todo)} runs of profile {profile!r}{stack_note}{base_note} first, in {jobs} processes of "
+           f"one thread each (longest first); the notebooks then read them back")
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
-    done, total = 0, len(todo) + len(base_todo)
+    done, total = 0, len(groups) + len(base_todo)
     data = str(data_dir) if data_dir else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(_run_one, cfg.to_dict(), table, thesis, str(results_dir), data):
-                   f"{cfg.experiment} / {cfg.name} seed {cfg.train.seed}" for cfg, table, thesis in todo}
+        futures = {(pool.submit(_run_one, cfgs[0].to_dict(), table, thesis, str(results_dir), data) if len(cfgs) == 1
+                    else pool.submit(_run_group, [c.to_dict() for c in cfgs], table, thesis, str(results_dir), data)):
+                   f"{cfgs[0].experiment} / {cfgs[0].name} seed{'s' if len(cfgs) > 1 else ''} "
+                   f"{', '.join(str(c.train.seed) for c in cfgs)}" for cfgs, table, thesis in groups}
         # submitted after the STRN runs: the pool takes jobs in order, so these fill its tail
         futures.update({pool.submit(_baselines_one, key, profile, seed, device, str(results_dir), data):
                         f"{key} seed {seed}" for key, seed in base_todo})
@@ -157,6 +198,8 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
             except Exception as e:  # noqa: BLE001 - the others go on; its notebook runs it again and shows why
                 status(f"{where}: failed ({type(e).__name__}: {e}); its notebook will run it again")
                 continue
-            what = f"{out} rows stored" if isinstance(out, int) else f"video error {out:.3f}"
+            what = f"{out} rows stored" if isinstance(out, int) else \
+                f"video error {', '.join(f'{e:.3f}' for e in out)} (stacked)" if isinstance(out, list) else \
+                f"video error {out:.3f}"
             status(f"{where}: {what} ({time.perf_counter() - t0:.0f} s)")
     return len(configs)

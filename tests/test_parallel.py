@@ -4,6 +4,7 @@ import torch
 from strn import frame_baselines, parallel
 from strn.config import config_hash
 from strn.experiments import EXPERIMENTS, run_experiment
+from strn import run as run_module
 from strn.run import run
 
 
@@ -85,3 +86,37 @@ def test_frame_baselines_are_trained_in_the_pool_and_read_back(tmp_path, monkeyp
     recs = run_experiment("05_2_baselines", "smoke", seeds=[0, 1], device="cpu", results_dir=results,
                           data_dir=data, progress=False)
     assert len(recs) == 2 * n_rows and {r["seed"] for r in recs} == {0, 1}
+
+
+def test_the_todo_seeds_of_a_configuration_train_as_one_stacked_job(tmp_path, monkeypatch, capsys):
+    """Two seeds of conv-98-104 missing: one stacked job storing both records (as `run` finds
+    them); adam-1pct with seed 0 already stored: its seed 1 alone, by `run`."""
+    data, results = tmp_path / "data", tmp_path / "results"
+    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0, 1])
+               if c[0].name in ("adam-1pct", "conv-98-104")]
+    assert len(configs) == 4
+    done = next(c for c, _, _ in configs if c.name == "adam-1pct" and c.train.seed == 0)
+    run(done, results_dir=results, data_dir=data, progress=False)
+    todo = [c for c in configs if c[0] is not done]
+    groups = parallel.seed_groups(todo)
+    assert sorted((g[0].name, [c.train.seed for c in g]) for g, _, _ in groups) == \
+        [("adam-1pct", [1]), ("conv-98-104", [0, 1])]
+    assert all(len(g) == 1 for g, _, _ in parallel.seed_groups(todo, stack=False))
+    monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
+    monkeypatch.delenv("STRN_QUIET", raising=False)
+    assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data,
+                              baselines=False) == 4
+    lines = capsys.readouterr().out.splitlines()
+    assert any("training 3 runs" in ln and "1 jobs of a configuration's seeds trained stacked" in ln for ln in lines)
+    jobs = sorted(ln.split("] ", 1)[1].split(":")[0] for ln in lines if ln.startswith("["))
+    assert jobs == ["05_3_learning_algorithms / adam-1pct seed 1", "05_4_recurrent_connection / conv-98-104 seeds 0, 1"]
+
+    def no_training(*a, **k):
+        raise AssertionError("a stored run was trained again")
+
+    monkeypatch.setattr(run_module, "fit", no_training)
+    stored = {(c.name, c.train.seed): run(c, results_dir=results, data_dir=data, progress=False)
+              for c, _, _ in configs}
+    assert [stored[("conv-98-104", s)]["cost"]["stacked_seeds"] for s in (0, 1)] == [[0, 1], [0, 1]]
+    assert "stacked_seeds" not in stored[("adam-1pct", 1)]["cost"]
+    assert all(r["metrics"]["history"] and "converged" in r["metrics"] for r in stored.values())
