@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import read_checkpoint, save_checkpoint
+from .checkpoint import CorruptCheckpointError, read_checkpoint, save_checkpoint, set_aside
 from .config import TrainConfig
 from .data.datasets import drop_unreadable, unreadable_videos
 from .data.loader import EpochLoader, load_batches
 from .data.transforms import crop_batch, to_input
-from .engine import (NonFiniteLossError, _preempt_exit, _Preempted, _preempted, autocast, epoch_plan, make_optimizer,
-                     place_model, scheduled_lr, step_size)
+from .engine import (NonFiniteLossError, _log_epoch, _preempt_exit, _Preempted, _preempted, _Solo, autocast,
+                     epoch_log_path, epoch_plan, make_optimizer, place_model, scheduled_lr, step_size)
 from .metrics import video_metrics
 from .model.stacked import stack_inputs
 from .progress import log
@@ -206,6 +206,12 @@ def _load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, job_ha
     return StackedState(**ckpt["state"])
 
 
+def seed_log_checkpoint(checkpoint: Path, seed: int) -> Path:
+    """Where seed ``seed``'s per-epoch CSV goes (`strn.engine.epoch_log_path` of this name):
+    ``<job checkpoint stem>.seed<k>.epochs.csv``, beside the job's checkpoint."""
+    return checkpoint.with_name(f"{checkpoint.stem}.seed{seed}.pt")
+
+
 def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: list[int], *, n_test_videos: int,
                 num_classes: int, crop: int, flip: bool, device: torch.device, checkpoint: Path | None,
                 job_hash: str, num_workers: int = 0, progress: bool | None = None,
@@ -218,7 +224,15 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
     optimizer = make_optimizer(list(model.parameters()), cfg)
     state = StackedState(list(seeds))
     if checkpoint is not None and checkpoint.exists():
+        try:  # read whole before anything is applied, as `strn.engine.fit_source`
+            read_checkpoint(checkpoint)
+        except CorruptCheckpointError as e:
+            set_aside(checkpoint, e)
+    if checkpoint is not None and checkpoint.exists():
         state = _load(checkpoint, model, optimizer, job_hash)
+    elif checkpoint is not None:  # a fresh start: no rows of an older job
+        for s in seeds:
+            epoch_log_path(seed_log_checkpoint(checkpoint, s)).unlink(missing_ok=True)
     prior_wall = state.wall_seconds
     wall_t0 = time.perf_counter() if wall_t0 is None else wall_t0
     k = len(seeds)
@@ -228,6 +242,11 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
         if checkpoint is not None:
             state.wall_seconds = prior_wall + time.perf_counter() - wall_t0
             save_checkpoint(checkpoint, model, optimizer, state, job_hash, partial)
+
+    def log_rows() -> None:
+        if checkpoint is not None:
+            for s, h in zip(seeds, state.histories):
+                _log_epoch(seed_log_checkpoint(checkpoint, s), h[-1], _Solo)
 
     def test() -> list[dict[str, Any]]:
         return evaluate_stacked(model, test_ds, k, n_test_videos, num_classes, crop=crop, device=device,
@@ -250,6 +269,8 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
                 if tests[s]:
                     row.update(test_error=tests[s]["error_rate"], test_clip_accuracy=tests[s]["clip_accuracy"])
                 state.histories[s].append(row)
+            if state.epoch + 1 < cfg.epochs:  # the last epoch's rows wait for the final evaluation
+                log_rows()
             log(f"stacked seeds {seeds}: epoch {state.epoch + 1}/{cfg.epochs}, train loss "
                 + ", ".join(f"{h[-1]['train_loss']:.3f}" for h in state.histories), progress)
             state.epoch += 1
@@ -262,6 +283,8 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
             if state.histories[s]:
                 state.histories[s][-1].update(test_error=metrics[s]["error_rate"],
                                               test_clip_accuracy=metrics[s]["clip_accuracy"])
+        if state.histories[0]:
+            log_rows()
         return metrics, state, prior_wall
     except _Preempted:
         _preempt_exit(checkpoint)

@@ -1,5 +1,6 @@
 """The seeds of one configuration trained as one stacked job (strn/stacked_run.py, strn/stacked_fit.py):
 per-seed records as `run` writes them, the numbers of single-seed training, exact resume."""
+import csv
 import dataclasses
 import os
 import subprocess
@@ -12,7 +13,9 @@ import torch
 from strn import parallel, results as res
 from strn import run as run_mod
 from strn import stacked_fit, stacked_run, train
+from strn.engine import epoch_log_path
 from strn.run import run
+from strn.stacked_fit import seed_log_checkpoint
 from strn.stacked_run import check_stackable, run_stacked, stacked_checkpoint_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +135,23 @@ def test_killed_stacked_job_resumes_bit_identically(tmp_path, data_dir):
         assert _numbers(a) == _numbers(b)
         assert a["metrics"]["error_rate"] == b["metrics"]["error_rate"]
         assert a["metrics"]["per_class_accuracy"] == b["metrics"]["per_class_accuracy"]
+    # one per-epoch CSV per seed beside the job's checkpoint, as a single run's
+    for s in (0, 1):
+        log = epoch_log_path(seed_log_checkpoint(stacked_checkpoint_path(tmp_path / "ref", _cfgs()), s))
+        rows = list(csv.DictReader(log.open()))
+        assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_error"] for r in rows)
     wa = torch.load(stacked_checkpoint_path(tmp_path / "ref", _cfgs()), weights_only=True)["model"]
     wb = torch.load(ckpt, weights_only=True)["model"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_corrupt_stacked_checkpoint_is_set_aside_and_the_job_restarts(tmp_path, data_dir, capsys):
+    cfgs = _cfgs(epochs=1)
+    ckpt = stacked_checkpoint_path(tmp_path, cfgs)
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"not a checkpoint")
+    recs = run_stacked(cfgs, results_dir=tmp_path, data_dir=data_dir, progress=False)
+    assert ckpt.with_name(ckpt.name + ".corrupt").read_bytes() == b"not a checkpoint"
+    assert "moved aside" in capsys.readouterr().err
+    assert [len(r["metrics"]["history"]) for r in recs] == [1, 1]
+    assert all(res.result_path(tmp_path, c).exists() for c in cfgs)
