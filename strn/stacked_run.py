@@ -14,7 +14,10 @@ as ``wall_s`` / ``train_s`` (``cost_split`` says so): the K seeds ran as one mod
 per-seed time exists to measure. ``optimizer_steps`` are each seed's own (all take every
 step); ``peak_memory_mb`` is the job's process.
 
-One checkpoint for the job (`stacked_checkpoint_path`), resumed as a single run's.
+One checkpoint for the job (`stacked_checkpoint_path`), resumed as a single run's; when the job
+ends, each seed gets the final checkpoint a single run leaves (`strn.run.checkpoint_path`: its
+weights, its slice of the optimiser, a finished TrainState), for `strn.inference`, and the
+job's checkpoint is removed.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from . import results as res
 from .config import RunConfig, config_hash
 from .engine import peak_memory_mb, resolve_device
 from .model.build import connections_built
-from .model.stacked import stack_models
+from .checkpoint import TrainState
+from .model.stacked import stack_models, unstack_optimizer_states, unstack_state_dicts
+from .results import atomic_torch_save
 from .paths import default_results_dir
 from .record import make_record, train_cost
 from .run import _if_built_alike, build, check_whole, checkpoint_path, prepare, resolve_weights, run
@@ -78,6 +83,26 @@ def stacked_checkpoint_path(results_dir: str | Path, cfgs: list[RunConfig]) -> P
 def job_hash(cfgs: list[RunConfig]) -> str:
     """The seeds' configuration hashes, in job order: what the checkpoint must belong to."""
     return "+".join(config_hash(c) for c in cfgs)
+
+
+def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: torch.nn.Module,
+                            ckpt: Path, models: list[torch.nn.Module], state, prior_wall: float, t0: float) -> None:
+    """Each seed's final checkpoint where `run` leaves its own (`strn.run.checkpoint_path`), in its
+    format: weights, optimiser and the TrainState of a finished run, so `strn.inference` and a
+    later `run` treat the seed as if it had been trained alone. Read from the job's checkpoint
+    (written at the last epoch's end), whose optimiser the stacked model's parameters index."""
+    job = torch.load(ckpt, map_location="cpu", weights_only=True)
+    k = len(cfgs)
+    weights = unstack_state_dicts(stacked, models[0], k)
+    optims = unstack_optimizer_states(job["optimizer"], models[0], k)
+    wall = (time.perf_counter() - t0 + prior_wall) / k
+    for s, c in enumerate(cfgs):
+        st = TrainState(epoch=state.epoch, steps=state.steps, history=state.histories[s],
+                        train_seconds=state.train_seconds / k, frames_trained=state.frames_trained[s],
+                        wall_seconds=wall)
+        atomic_torch_save({"model": weights[s], "optimizer": optims[s], "state": dict(vars(st)), "grads": None,
+                           "config_hash": config_hash(c), "torch_rng": job["torch_rng"]},
+                          checkpoint_path(results_dir, c))
 
 
 def _stored(cfg: RunConfig, results_dir: Path) -> bool:
@@ -136,7 +161,9 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
             cost=cost, connections_built=connections_built(models[s]))
         check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
         records[c.train.seed] = record
+    _write_seed_checkpoints(results_dir, todo, stacked, ckpt, models, state, prior_wall, t0)
     for c in todo:  # stored only once every seed's record is whole
         res.save_result(results_dir, c, records[c.train.seed])
+    ckpt.unlink()  # the seeds' own checkpoints hold all of it now
     return [records[c.train.seed] if c in todo else run(c, results_dir=results_dir, data_dir=data_dir, table=table,
                                                           thesis=thesis, progress=progress) for c in cfgs]

@@ -14,7 +14,8 @@ from strn import parallel, results as res
 from strn import run as run_mod
 from strn import stacked_fit, stacked_run, train
 from strn.engine import epoch_log_path
-from strn.run import run
+from strn.inference import load_trained
+from strn.run import checkpoint_path, run
 from strn.stacked_fit import seed_log_checkpoint
 from strn.stacked_run import check_stackable, run_stacked, stacked_checkpoint_path
 
@@ -31,6 +32,12 @@ def _cfgs(seeds=(0, 1), **train_kw):
 
 def _numbers(rec):  # what training computed; not how long it took
     return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in rec["metrics"]["history"]]
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Relative distance of two tensors (a whole tensor's rounding, not one element's)."""
+    a, b = a.double(), b.double()
+    return float((a - b).norm() / b.norm().clamp_min(1e-30)) if b.dim() else float((a - b).abs())
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +72,23 @@ def test_stacked_records_are_single_runs_records(tmp_path, data_dir, monkeypatch
         assert a["metrics"]["convergence"].keys() == b["metrics"]["convergence"].keys()
         assert a["model"] == b["model"]
     assert _numbers(stacked[0]) != _numbers(stacked[1])  # two seeds, not one trained twice
+    # each seed's final checkpoint is the one its single run leaves: weights, optimiser, finished state
+    for c in cfgs:
+        a = torch.load(checkpoint_path(tmp_path / "stacked", c), weights_only=True)
+        b = torch.load(checkpoint_path(tmp_path / "single", c), weights_only=True)
+        assert a["config_hash"] == b["config_hash"] and a["grads"] is None and b["grads"] is None
+        assert a["model"].keys() == b["model"].keys()
+        for key in b["model"]:
+            assert _rel(a["model"][key], b["model"][key]) < 1e-4, key
+        assert a["optimizer"]["param_groups"] == b["optimizer"]["param_groups"]
+        for i, st in b["optimizer"]["state"].items():
+            for name, v in st.items():
+                assert _rel(a["optimizer"]["state"][i][name], v) < 1e-2, (i, name)  # another seed: ~1
+        drop = ("train_seconds", "wall_seconds", "history")
+        assert {k: v for k, v in a["state"].items() if k not in drop} == \
+            {k: v for k, v in b["state"].items() if k not in drop}
+        assert load_trained(res.result_path(tmp_path / "stacked", c)).record["seed"] == c.train.seed
+    assert not stacked_checkpoint_path(tmp_path / "stacked", cfgs).exists()
     # stored as run stores them: run finds them and trains nothing
     monkeypatch.setattr(run_mod, "fit", lambda *a, **k: pytest.fail("trained again"))
     for c, rec in zip(cfgs, stacked):
@@ -140,9 +164,13 @@ def test_killed_stacked_job_resumes_bit_identically(tmp_path, data_dir):
         log = epoch_log_path(seed_log_checkpoint(stacked_checkpoint_path(tmp_path / "ref", _cfgs()), s))
         rows = list(csv.DictReader(log.open()))
         assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_error"] for r in rows)
-    wa = torch.load(stacked_checkpoint_path(tmp_path / "ref", _cfgs()), weights_only=True)["model"]
-    wb = torch.load(ckpt, weights_only=True)["model"]
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not ckpt.exists()  # replaced by the seeds' own checkpoints
+    for c in _cfgs():
+        wa = torch.load(checkpoint_path(tmp_path / "ref", c), weights_only=True)
+        wb = torch.load(checkpoint_path(tmp_path / "run", c), weights_only=True)
+        assert all(torch.equal(wa["model"][k], wb["model"][k]) for k in wa["model"])
+        assert all(torch.equal(wa["optimizer"]["state"][i]["exp_avg_sq"], wb["optimizer"]["state"][i]["exp_avg_sq"])
+                   for i in wa["optimizer"]["state"])
 
 
 def test_a_corrupt_stacked_checkpoint_is_set_aside_and_the_job_restarts(tmp_path, data_dir, capsys):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,7 @@ from .baselines import FrameAverage
 from .strn import STRN, TemporalConnection
 
 __all__ = ["GroupedLinear", "StackedFrameAverage", "stack_inputs", "stack_models", "unstack_logits",
-           "unstack_state_dicts"]
+           "unstack_optimizer_states", "unstack_state_dicts"]
 
 
 class GroupedLinear(nn.Module):
@@ -176,6 +177,26 @@ def unstack_state_dicts(stacked: nn.Module, template: nn.Module, k: int) -> list
             parts = [p.clone().reshape(ref.shape) for p in t.chunk(k, 0)]
         for i in range(k):
             out[i][key] = parts[i].contiguous()
+    return out
+
+
+def unstack_optimizer_states(state: dict[str, Any], template: nn.Module, k: int) -> list[dict[str, Any]]:
+    """The K models' optimiser state dicts out of the state dict of an optimiser over a stacked
+    model's parameters (Adam, SGD, ...: per-parameter tensors shaped like the parameter), for an
+    optimiser over ``template.parameters()`` in the same order (`stack_models` keeps the order).
+    A per-parameter tensor is sliced like its parameter; a scalar (Adam's ``step``) is shared."""
+    shapes = [p.shape for p in template.parameters()]
+    out = []
+    for i in range(k):
+        per: dict[int, dict[str, Any]] = {}
+        for idx, st in state["state"].items():
+            if idx >= len(shapes):
+                raise ValueError(f"unstack_optimizer_states: parameter {idx} is not in the template "
+                                 f"({len(shapes)} parameters)")
+            per[idx] = {name: (v.chunk(k, 0)[i].clone().reshape(shapes[idx])
+                               if isinstance(v, Tensor) and v.dim() > 0 else copy.deepcopy(v))
+                        for name, v in st.items()}
+        out.append({"state": per, "param_groups": copy.deepcopy(state["param_groups"])})
     return out
 
 
