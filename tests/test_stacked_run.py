@@ -116,13 +116,13 @@ torch.set_num_threads(1)
 import strn.stacked_fit as sf
 from test_stacked_run import _cfgs
 from strn.stacked_run import run_stacked
-results, data, kill_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+results, data, kill_at, sig = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), getattr(signal, sys.argv[4])
 stack_inputs, calls = sf.stack_inputs, [0]
 
-def counted(xs):  # SIGKILL at the kill_at-th stacked forward (training micro-batches and test batches)
+def counted(xs):  # the signal at the kill_at-th stacked forward (training micro-batches and test batches)
     calls[0] += 1
     if calls[0] == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), sig)
     return stack_inputs(xs)
 
 sf.stack_inputs = counted
@@ -132,13 +132,13 @@ run_stacked(_cfgs(checkpoint_every=4), results_dir=results, data_dir=data, progr
 
 def test_killed_stacked_job_resumes_bit_identically(tmp_path, data_dir):
     """SIGKILLed inside epoch 2, inside an accumulation, and resumed: the same records and final
-    weights as an uninterrupted stacked job (CPU, float32)."""
+    weights as an uninterrupted stacked job (CPU, float32); and so when SIGTERMed (preemption)."""
     script = tmp_path / "job.py"
     script.write_text(JOB.format(root=str(ROOT), tests=str(ROOT / "tests")))
     env = dict(os.environ, OMP_NUM_THREADS="1")
 
-    def job(results, kill_at=0):
-        return subprocess.run([sys.executable, str(script), str(results), str(data_dir), str(kill_at)],
+    def job(results, kill_at=0, sig="SIGKILL"):
+        return subprocess.run([sys.executable, str(script), str(results), str(data_dir), str(kill_at), sig],
                               capture_output=True, text=True, env=env)
 
     ref = job(tmp_path / "ref")
@@ -165,9 +165,18 @@ def test_killed_stacked_job_resumes_bit_identically(tmp_path, data_dir):
         rows = list(csv.DictReader(log.open()))
         assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["test_error"] for r in rows)
     assert not ckpt.exists()  # replaced by the seeds' own checkpoints
+    # SIGTERM (preemption) at the same forward: checkpoint at the next micro-batch, exit 143, resume
+    termed = job(tmp_path / "term", kill_at=17, sig="SIGTERM")
+    assert termed.returncode == 143 and "SIGTERM" in termed.stderr, termed.stderr
+    ck = torch.load(stacked_checkpoint_path(tmp_path / "term", _cfgs()), weights_only=True)
+    assert ck["state"]["epoch"] == 1 and ck["state"]["micro"] == 5 and ck["grads"] is not None  # mid-step
+    assert job(tmp_path / "term").returncode == 0
     for c in _cfgs():
+        assert _numbers(res.load_result(res.result_path(tmp_path / "ref", c))) == \
+            _numbers(res.load_result(res.result_path(tmp_path / "term", c)))
+    for c, other in [(c, o) for c in _cfgs() for o in ("run", "term")]:
         wa = torch.load(checkpoint_path(tmp_path / "ref", c), weights_only=True)
-        wb = torch.load(checkpoint_path(tmp_path / "run", c), weights_only=True)
+        wb = torch.load(checkpoint_path(tmp_path / other, c), weights_only=True)
         assert all(torch.equal(wa["model"][k], wb["model"][k]) for k in wa["model"])
         assert all(torch.equal(wa["optimizer"]["state"][i]["exp_avg_sq"], wb["optimizer"]["state"][i]["exp_avg_sq"])
                    for i in wa["optimizer"]["state"])
