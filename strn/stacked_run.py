@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from . import distributed as dist
 from . import results as res
 from .config import RunConfig, config_hash
 from .engine import peak_memory_mb, resolve_device
@@ -70,6 +71,9 @@ def check_stackable(cfgs: list[RunConfig]) -> None:
                          "seeds one by one (strn.run.run)")
     if c.train.compile:
         raise ValueError("run_stacked: train.compile is not supported for a stacked job")
+    if dist.rank_world()[1] > 1:
+        raise ValueError("run_stacked: a stacked job trains in one process; under torchrun train the seeds one by "
+                         "one (strn.run.run)")
 
 
 def stacked_checkpoint_path(results_dir: str | Path, cfgs: list[RunConfig]) -> Path:
