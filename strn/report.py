@@ -64,18 +64,19 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
 
 def build_report(profile: str = "demo", *, device: str = "auto", force: bool = False,
                  results_dir: str | Path | None = None, figures_dir: str | Path | None = None,
-                 data_dir: str | Path | None = None, jobs: int | None = None) -> Path:
+                 data_dir: str | Path | None = None, jobs: int | None = None, stack_seeds: bool = False) -> Path:
     """Execute the master notebook (which executes all the others) and export the report
     to ``<results_dir>/report.html``. On a CPU, the STRN experiments' runs are first trained
     by ``jobs`` one-thread processes side by side (default: one per core; `strn.parallel`);
-    the notebooks then find them stored. Not with ``force`` (the notebooks retrain then)."""
+    the notebooks then find them stored; ``stack_seeds``: the seeds of one configuration as one
+    stacked job (`strn.stacked_run`). Not with ``force`` (the notebooks retrain then)."""
     from .parallel import all_stored, default_jobs, train_all  # torch and the experiments load only when a report is built
 
     results_dir = Path(results_dir or default_results_dir(profile))
     jobs = default_jobs() if jobs is None else jobs
     nb_jobs = 1
     if not force:
-        train_all(profile, jobs=jobs, device=device, results_dir=results_dir, data_dir=data_dir)
+        train_all(profile, jobs=jobs, device=device, results_dir=results_dir, data_dir=data_dir, stack=stack_seeds)
         # Notebooks that only read stored runs and draw them can share the cores too.
         if jobs > 1 and all_stored(profile, device=device, results_dir=results_dir, data_dir=data_dir):
             nb_jobs = jobs

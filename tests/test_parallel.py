@@ -105,7 +105,7 @@ def test_the_todo_seeds_of_a_configuration_train_as_one_stacked_job(tmp_path, mo
     monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
     monkeypatch.delenv("STRN_QUIET", raising=False)
     assert parallel.train_all("smoke", jobs=2, device="cpu", results_dir=results, data_dir=data,
-                              baselines=False) == 4
+                              baselines=False, stack=True) == 4
     lines = capsys.readouterr().out.splitlines()
     assert any("training 3 runs" in ln and "1 jobs of a configuration's seeds trained stacked" in ln for ln in lines)
     jobs = sorted(ln.split("] ", 1)[1].split(":")[0] for ln in lines if ln.startswith("["))
