@@ -47,7 +47,7 @@ def data_dir(tmp_path_factory):
 
 def test_stacked_records_are_single_runs_records(tmp_path, data_dir, monkeypatch):
     """In float64 (models and inputs), two seeds trained stacked give each seed's single-run
-    history to ~1e-6 (the loss itself is taken in float32 by both); the records have run's keys
+    history to ~1e-5 (the loss itself is taken in float32 by both); the records have run's keys
     plus the job's cost, and `run` reads them back without training."""
     build, to_input = run_mod.build, train.to_input
     monkeypatch.setattr(run_mod, "build", lambda *a, **k: build(*a, **k).double())
@@ -66,7 +66,8 @@ def test_stacked_records_are_single_runs_records(tmp_path, data_dir, monkeypatch
         ha, hb = _numbers(a), _numbers(b)
         assert len(ha) == 2 and [r.keys() for r in ha] == [r.keys() for r in hb]
         for ra, rb in zip(ha, hb):
-            assert ra == pytest.approx(rb, rel=1e-6, abs=1e-6)
+            # float32 losses on both sides: ~1e-5 apart with 2 threads; a seed mix-up is ~1e-1
+            assert ra == pytest.approx(rb, rel=1e-4, abs=1e-4)
         assert a["metrics"]["error_rate"] == pytest.approx(b["metrics"]["error_rate"])
         assert a["metrics"]["converged"] == b["metrics"]["converged"]
         assert a["metrics"]["convergence"].keys() == b["metrics"]["convergence"].keys()
@@ -79,11 +80,11 @@ def test_stacked_records_are_single_runs_records(tmp_path, data_dir, monkeypatch
         assert a["config_hash"] == b["config_hash"] and a["grads"] is None and b["grads"] is None
         assert a["model"].keys() == b["model"].keys()
         for key in b["model"]:
-            assert _rel(a["model"][key], b["model"][key]) < 1e-4, key
+            assert _rel(a["model"][key], b["model"][key]) < 1e-2, key  # float32 losses, 2 threads: ~2e-4; another seed: ~1
         assert a["optimizer"]["param_groups"] == b["optimizer"]["param_groups"]
         for i, st in b["optimizer"]["state"].items():
             for name, v in st.items():
-                assert _rel(a["optimizer"]["state"][i][name], v) < 1e-2, (i, name)  # another seed: ~1
+                assert _rel(a["optimizer"]["state"][i][name], v) < 0.1, (i, name)  # 2 threads: ~1e-2; another seed: ~1
         drop = ("train_seconds", "wall_seconds", "history")
         assert {k: v for k, v in a["state"].items() if k not in drop} == \
             {k: v for k, v in b["state"].items() if k not in drop}
