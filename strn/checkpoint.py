@@ -66,7 +66,10 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str) -> TrainState:
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str,
+                    state_cls: type = TrainState) -> Any:
+    """Apply checkpoint ``path`` to ``model`` and ``optimizer``; its training state as ``state_cls``
+    (a stacked job's state carries per-seed sums: `strn.stacked_fit.StackedState`)."""
     ckpt = read_checkpoint(path)
     if ckpt.get("config_hash") != config_hash:
         raise ValueError(f"checkpoint {path} belongs to another configuration (hash {ckpt.get('config_hash')}, "
@@ -77,7 +80,7 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         for p, g in zip(model.parameters(), ckpt["grads"]):
             p.grad = None if g is None else g.to(p.device)
     torch.set_rng_state(ckpt["torch_rng"])
-    return TrainState(**ckpt["state"])
+    return state_cls(**ckpt["state"])
 
 
 def set_aside(checkpoint: Path, err: CorruptCheckpointError) -> Path:

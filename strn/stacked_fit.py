@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import CorruptCheckpointError, read_checkpoint, save_checkpoint, set_aside
+from .checkpoint import CorruptCheckpointError, load_checkpoint, read_checkpoint, save_checkpoint, set_aside
 from .config import TrainConfig
 from .data.datasets import drop_unreadable, unreadable_videos
 from .data.loader import EpochLoader, load_batches
@@ -192,20 +192,6 @@ def evaluate_stacked(model: nn.Module, dataset, k: int, n_videos: int, num_class
     return out
 
 
-def _load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, job_hash: str) -> StackedState:
-    ckpt = read_checkpoint(path)
-    if ckpt.get("config_hash") != job_hash:
-        raise ValueError(f"checkpoint {path} belongs to another stacked job (hashes {ckpt.get('config_hash')}, "
-                         f"expected {job_hash}); delete it or run with force=True")
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt["grads"] is not None:
-        for p, g in zip(model.parameters(), ckpt["grads"]):
-            p.grad = None if g is None else g.to(p.device)
-    torch.set_rng_state(ckpt["torch_rng"])
-    return StackedState(**ckpt["state"])
-
-
 def seed_log_checkpoint(checkpoint: Path, seed: int) -> Path:
     """Where seed ``seed``'s per-epoch CSV goes (`strn.engine.epoch_log_path` of this name):
     ``<job checkpoint stem>.seed<k>.epochs.csv``, beside the job's checkpoint."""
@@ -229,7 +215,7 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
         except CorruptCheckpointError as e:
             set_aside(checkpoint, e)
     if checkpoint is not None and checkpoint.exists():
-        state = _load(checkpoint, model, optimizer, job_hash)
+        state = load_checkpoint(checkpoint, model, optimizer, job_hash, StackedState)
     elif checkpoint is not None:  # a fresh start: no rows of an older job
         for s in seeds:
             epoch_log_path(seed_log_checkpoint(checkpoint, s)).unlink(missing_ok=True)
