@@ -83,6 +83,22 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return state_cls(**ckpt["state"])
 
 
+def resume_state(path: Path | None, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str,
+                 state_cls: type = TrainState, set_aside_corrupt: bool = True) -> Any | None:
+    """The training state of checkpoint ``path``, applied to ``model`` and ``optimizer``; None
+    when there is none to resume from. The file is read whole before anything is applied, so a
+    corrupt one leaves the fresh model untouched; it is set aside (``set_aside_corrupt``: by the
+    process that owns the file, rank 0 under torchrun) and training starts from scratch."""
+    if path is None or not path.exists():
+        return None
+    try:
+        read_checkpoint(path)
+    except CorruptCheckpointError as e:
+        if set_aside_corrupt:
+            set_aside(path, e)
+    return load_checkpoint(path, model, optimizer, config_hash, state_cls) if path.exists() else None
+
+
 def set_aside(checkpoint: Path, err: CorruptCheckpointError) -> Path:
     """Move a corrupt checkpoint to ``<name>.corrupt`` (kept for inspection, never read again)."""
     aside = checkpoint.with_name(checkpoint.name + ".corrupt")

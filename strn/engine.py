@@ -36,7 +36,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed as dist
-from .checkpoint import CorruptCheckpointError, TrainState, load_checkpoint, read_checkpoint, save_checkpoint, set_aside
+from .checkpoint import TrainState, resume_state, save_checkpoint
 from .config import TrainConfig
 from .progress import log, progress_enabled
 
@@ -134,6 +134,11 @@ def epoch_plan(n: int, seqs_per_step: int, batch_size: int, seed: int, epoch: in
     return plan
 
 
+def batch_seed(seed: int, epoch: int, micro: int) -> int:
+    """Seed of the crops of micro-batch ``micro`` of ``epoch``: a resumed run draws the same ones."""
+    return (seed * 1_000_003 + epoch * 10_007 + micro) % 2**31
+
+
 def autocast(device: torch.device, amp: bool):
     # bf16 on CUDA; on the CPU we stay in fp32 (bit-exact resume, and bf16 on CPU is slow here).
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
@@ -207,7 +212,7 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
         if is_mine:
             batch = next(batches)
             # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
-            gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + state.epoch * 10_007 + state.micro) % 2**31)
+            gen = torch.Generator().manual_seed(batch_seed(cfg.seed, state.epoch, state.micro))
             with autocast(device, cfg.amp):
                 out = source.forward(model, batch, gen)  # None: nothing left to train on in this batch
                 if out is not None:
@@ -324,18 +329,11 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     place_model(model, device)
     source = make_source(device)
     optimizer = make_optimizer(list(model.parameters()), cfg)
-    state = TrainState()
-    if checkpoint is not None and checkpoint.exists():
-        try:
-            # read whole before anything is applied: a corrupt file leaves the fresh model untouched
-            read_checkpoint(checkpoint)
-        except CorruptCheckpointError as e:
-            if comm.is_main():
-                set_aside(checkpoint, e)
-    if checkpoint is not None and checkpoint.exists():
-        state = load_checkpoint(checkpoint, model, optimizer, config_hash)
-    elif checkpoint is not None and comm.is_main():
-        epoch_log_path(checkpoint).unlink(missing_ok=True)  # a fresh start: no rows of an older run
+    state = resume_state(checkpoint, model, optimizer, config_hash, set_aside_corrupt=comm.is_main())
+    if state is None:
+        state = TrainState()
+        if checkpoint is not None and comm.is_main():
+            epoch_log_path(checkpoint).unlink(missing_ok=True)  # a fresh start: no rows of an older run
     step_model = torch.compile(model) if cfg.compile else model
 
     prior_wall = state.wall_seconds

@@ -34,12 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import CorruptCheckpointError, load_checkpoint, read_checkpoint, save_checkpoint, set_aside
+from .checkpoint import resume_state, save_checkpoint
 from .config import TrainConfig
 from .data.datasets import drop_unreadable, unreadable_videos
 from .data.loader import EpochLoader, load_batches
 from .data.transforms import crop_batch, to_input
-from .engine import (NonFiniteLossError, _log_epoch, _preempt_exit, _Preempted, _preempted, _Solo, autocast,
+from .engine import (NonFiniteLossError, _log_epoch, _preempt_exit, _Preempted, _preempted, _Solo, autocast, batch_seed,
                      epoch_log_path, epoch_plan, make_optimizer, place_model, scheduled_lr, step_size)
 from .metrics import video_metrics
 from .model.stacked import stack_inputs
@@ -80,10 +80,6 @@ def lockstep_plans(n: int, cfg: TrainConfig, seeds: list[int], epoch: int):
     return plans
 
 
-def _batch_seed(seed: int, epoch: int, micro: int) -> int:
-    return (seed * 1_000_003 + epoch * 10_007 + micro) % 2**31  # as strn.engine.run_epoch
-
-
 def run_stacked_epoch(model: nn.Module, dataset, loader: EpochLoader, optimizer: torch.optim.Optimizer,
                       state: StackedState, cfg: TrainConfig, *, crop: int, flip: bool, device: torch.device,
                       on_checkpoint: Callable[[bool], None] | None = None) -> None:
@@ -120,7 +116,7 @@ def run_stacked_epoch(model: nn.Module, dataset, loader: EpochLoader, optimizer:
             if len(labels) != len(plans[s][i].indices):
                 raise RuntimeError(f"a video of micro-batch {i} (seed {seeds[s]}) became unreadable: a stacked job "
                                    f"needs equal batches for all seeds; train these seeds one by one (strn.run.run)")
-            gen = torch.Generator().manual_seed(_batch_seed(seeds[s], state.epoch, i))
+            gen = torch.Generator().manual_seed(batch_seed(seeds[s], state.epoch, i))
             xs.append(to_input(crop_batch(frames.to(device, non_blocking=True), crop, gen, flip), device))
             ys.append(labels.to(device, non_blocking=True))
             state.frames_trained[s] += frames.shape[0] * frames.shape[1]
@@ -208,16 +204,10 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
     SIGTERM checkpoints and exits 143, as a single run."""
     place_model(model, device)
     optimizer = make_optimizer(list(model.parameters()), cfg)
-    state = StackedState(list(seeds))
-    if checkpoint is not None and checkpoint.exists():
-        try:  # read whole before anything is applied, as `strn.engine.fit_source`
-            read_checkpoint(checkpoint)
-        except CorruptCheckpointError as e:
-            set_aside(checkpoint, e)
-    if checkpoint is not None and checkpoint.exists():
-        state = load_checkpoint(checkpoint, model, optimizer, job_hash, StackedState)
-    elif checkpoint is not None:  # a fresh start: no rows of an older job
-        for s in seeds:
+    state = resume_state(checkpoint, model, optimizer, job_hash, StackedState)
+    if state is None:
+        state = StackedState(list(seeds))
+        for s in seeds if checkpoint is not None else []:  # a fresh start: no rows of an older job
             epoch_log_path(seed_log_checkpoint(checkpoint, s)).unlink(missing_ok=True)
     prior_wall = state.wall_seconds
     wall_t0 = time.perf_counter() if wall_t0 is None else wall_t0
