@@ -74,6 +74,20 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+def _train_all(a: argparse.Namespace) -> int:
+    from .parallel import default_jobs, train_all  # local: torch and the experiments
+
+    if a.force:
+        raise ConfigError("train-all trains only what is not stored yet; move the results folder away to retrain")
+    t0 = time.perf_counter()
+    jobs = default_jobs() if a.jobs is None else a.jobs
+    n = train_all(a.profile, jobs=jobs, device=a.device, results_dir=a.results_dir, data_dir=a.data_dir,
+                  stack=a.stack_seeds, share_gpu=True)
+    print(f"{n} STRN runs of profile {a.profile!r} stored (and the frame baselines) in "
+          f"{time.perf_counter() - t0:.0f} s; `strn report --profile {a.profile}` draws them")
+    return 0
+
+
 def _run(a: argparse.Namespace) -> int:
     # local (all three): torch and pandas
     from . import distributed
@@ -131,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "demo; numbers differ from one seed per process by float rounding; the committed demo was "
                         "trained without it)")
     r.set_defaults(func=_report)
+
+    t = sub.add_parser("train-all", help="train every run of a profile's notebooks in a pool of processes "
+                                         "(no notebooks; on a GPU they share it)")
+    outputs(t)
+    t.add_argument("--jobs", type=int, default=None, help="processes at once (default: one per core; at least 2)")
+    t.add_argument("--stack-seeds", action="store_true", help="the seeds of one configuration as one stacked model")
+    t.set_defaults(func=_train_all)
 
     m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")
     m.add_argument("--profile", choices=PROFILES, default="demo")

@@ -149,14 +149,17 @@ def _baselines_one(key: str, profile: str, seed: int, device: str, results_dir: 
 
 def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
               results_dir: str | Path | None = None, data_dir: str | Path | None = None,
-              baselines: bool = True, stack: bool = False) -> int:
+              baselines: bool = True, stack: bool = False, share_gpu: bool = False) -> int:
     """Train (or find stored) every STRN-experiment configuration of ``profile`` with ``jobs``
     worker processes of one thread each, and (``baselines``) every seed's frame baselines
     after them; returns how many STRN runs were trained or found. ``stack``: the todo seeds of one
     configuration train as one stacked job (`seed_groups`).
-    ``jobs`` <= 1, or a CUDA device, does nothing: the notebooks then train as usual (one
-    GPU is best used by one run at a time)."""
-    if jobs <= 1 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+    ``jobs`` <= 1 does nothing: the notebooks then train as usual. Nor does a CUDA device
+    unless ``share_gpu``: a notebook's run at the full profile keeps one GPU busy. With
+    ``share_gpu`` the ``jobs`` processes share the GPU (`strn train-all`, the ``gpu``
+    profile): its small steps leave one process's GPU idle between kernel launches."""
+    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if jobs <= 1 or (on_gpu and not share_gpu):
         return 0
     results_dir = Path(results_dir or default_results_dir(profile))
     configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
@@ -178,8 +181,9 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     base_note = f" and the frame baselines of {len(base_todo)} seed(s)" if base_todo else ""
     n_stacked = sum(len(g) > 1 for g, _, _ in groups)
     stack_note = f" ({n_stacked} jobs of a configuration's seeds trained stacked)" if n_stacked else ""
+    where = " sharing the GPU" if on_gpu else ""
     status(f"training {len(todo)} runs of profile {profile!r}{stack_note}{base_note} first, in {jobs} processes of "
-           f"one thread each (longest first); the notebooks then read them back")
+           f"one thread each{where} (longest first); the notebooks then read them back")
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
     done, total = 0, len(groups) + len(base_todo)

@@ -8,9 +8,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import multiprocessing
 import os
 import shutil
 import uuid
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import av
@@ -56,11 +60,30 @@ def _write_lists(lists_dir: Path, spec: SynthSpec, names: list[tuple[str, str, i
             (lists_dir / name).write_bytes(("\r\n".join(rows) + "\r\n").encode())
 
 
-def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True) -> Path:
+def _write_clip(videos_dir: Path, spec: SynthSpec, job: tuple[str, str, int, int]) -> None:
+    shape, motion, g, c = job
+    cls = shape + motion
+    (videos_dir / cls).mkdir(parents=True, exist_ok=True)
+    write_video(videos_dir / _clip_path(job), clip_frames(spec, sample_clip(spec, shape, motion, g, c)), fps=spec.fps)
+
+
+def _clip_path(job: tuple[str, str, int, int]) -> str:
+    shape, motion, g, c = job
+    return f"{shape + motion}/v_{shape + motion}_g{g:02d}_c{c:02d}.avi"
+
+
+def default_writers() -> int:
+    """Processes that write a set at once: one per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True, workers: int = 1) -> Path:
     """Write the set described by ``spec`` under ``root`` in UCF-101's layout.
 
     ``root/UCF-101/<Class>/v_<Class>_gGG_cCC.avi`` and ``root/ucfTrainTestlist/``.
-    Returns ``root``. Existing files of the same names are overwritten.
+    Returns ``root``. Existing files of the same names are overwritten. ``workers`` > 1: that
+    many processes render and encode clips at once (each clip is a function of the spec and
+    its key alone, so the files are the same).
     """
     root = Path(root)
     videos_dir = root / "UCF-101"
@@ -71,14 +94,25 @@ def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True)
         motion = cls[len(shape):]
         for g in range(1, spec.n_groups + 1):
             jobs += [(shape, motion, g, c) for c in range(1, counts[(shape, g)] + 1)]
-    names: list[tuple[str, str, int]] = []
-    for shape, motion, g, c in tqdm(jobs, desc="synthetic videos", disable=quiet(progress)):
-        cls = shape + motion
-        rel = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
-        (videos_dir / cls).mkdir(parents=True, exist_ok=True)
-        write_video(videos_dir / rel, clip_frames(spec, sample_clip(spec, shape, motion, g, c)),
-                    fps=spec.fps)
-        names.append((cls, rel, g))
+    bar = tqdm(total=len(jobs), desc="synthetic videos", disable=quiet(progress))
+    todo = list(jobs)
+    if workers > 1:
+        # spawn: a fresh interpreter that loads numpy and PyAV only (no inherited torch threads)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_write_clip, videos_dir, spec, job): job for job in jobs}
+                for fut in as_completed(futures):
+                    fut.result()
+                    todo.remove(futures[fut])
+                    bar.update()
+        except BrokenProcessPool as exc:  # e.g. a __main__ that a fresh interpreter cannot import (stdin)
+            warnings.warn(f"writing the synthetic set in {workers} processes failed ({exc}); writing the "
+                          f"{len(todo)} remaining clips in this process", stacklevel=2)
+    for job in todo:
+        _write_clip(videos_dir, spec, job)
+        bar.update()
+    bar.close()
+    names = [(shape + motion, _clip_path((shape, motion, g, c)), g) for shape, motion, g, c in jobs]
     _write_lists(root / "ucfTrainTestlist", spec, names)
     return root
 
@@ -131,7 +165,9 @@ def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Pa
     (called with the install lock held, so no valid set is ever moved aside)."""
     tmp = data_dir / f".synthetic-{profile}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        write_synthetic(tmp, spec)
+        # processes pay off from a few hundred clips (demo: 648; a test's set of dozens writes in one)
+        n_clips = sum(clip_counts(spec).values()) * len(spec.motions)
+        write_synthetic(tmp, spec, workers=min(default_writers(), 16) if n_clips >= 200 else 1)
         marker = {"profile": profile, "digest": spec.digest(),
                   "generator_version": GENERATOR_VERSION, "spec": json.loads(spec.to_json())}
         (tmp / (MARKER + ".tmp")).write_text(json.dumps(marker, indent=1))

@@ -41,7 +41,7 @@ def test_bad_values_are_rejected_with_the_key_named(overrides, message):
 
 
 def test_unknown_profile():
-    with pytest.raises(ConfigError, match="allowed: smoke, demo, full"):
+    with pytest.raises(ConfigError, match="allowed: smoke, demo, gpu, full"):
         make_config("huge")
 
 

@@ -60,6 +60,15 @@ def test_one_job_or_a_gpu_leaves_the_work_to_the_notebooks(tmp_path, monkeypatch
     assert parallel.train_all("smoke", jobs=2, device="cuda", results_dir=tmp_path) == 0
 
 
+def test_a_shared_gpu_trains_in_the_pool(tmp_path, monkeypatch):
+    """With share_gpu (strn train-all, the gpu profile) a CUDA device goes on to the pool."""
+    asked = []
+    monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: asked.append(k["device"]) or [])
+    monkeypatch.setattr(parallel, "baseline_jobs", lambda *a, **k: [])
+    assert parallel.train_all("smoke", jobs=2, device="cuda", results_dir=tmp_path, share_gpu=True) == 0
+    assert asked == ["cuda"]
+
+
 def test_frame_baselines_are_trained_in_the_pool_and_read_back(tmp_path, monkeypatch, capsys):
     """Notebook 05.2's rows, one job per seed: stored by the workers under the keys the
     notebook looks for, so executing it afterwards trains nothing."""

@@ -70,10 +70,11 @@ def test_decoded_frames_match_generator(smoke_root):
 
 
 def test_deterministic(tmp_path):
+    """The same spec writes the same set, also when two processes write its clips."""
     spec = dataclasses.replace(SMOKE, n_groups=3, clips_per_group=(1, 1), n_shapes=1,
                                max_frames=35)
     a = write_synthetic(tmp_path / "a", spec, progress=False)
-    b = write_synthetic(tmp_path / "b", spec, progress=False)
+    b = write_synthetic(tmp_path / "b", spec, progress=False, workers=2)
     files = sorted(p.relative_to(a) for p in a.rglob("*.avi"))
     assert len(files) == 2 * 3
     for rel in files:
@@ -114,7 +115,7 @@ def test_single_frame_carries_no_direction():
     assert p_left[1, 0] != p_right[1, 0] and p_left[1, 1] == p_right[1, 1]
 
 
-@pytest.mark.parametrize("profile", ["smoke", "demo"])
+@pytest.mark.parametrize("profile", ["smoke", "demo", "gpu"])
 def test_motion_visible_and_unambiguous_at_all_rates(profile):
     spec = spec_for_profile(profile)
     slowest, fastest = spec.speed[0] * spec.size, spec.speed[1] * spec.size
