@@ -14,8 +14,7 @@ the same pool, one job per seed (its finetuning and its 16 feature classifiers),
 runs: they are short and fill the pool's tail instead of running one after another inside the
 master notebook.
 
-With ``stack`` (`strn report --stack-seeds`; off by default until the committed demo is
-regenerated with it, since it moves the numbers by float rounding) the seeds of one
+With ``stack`` (the default; `strn report --no-stack-seeds` turns it off) the seeds of one
 configuration still to train go to one worker as one stacked job
 (`strn.stacked_run.run_stacked`: their K models as one grouped model, each seed's record as
 `run` writes it, the numbers differing by float rounding only); a configuration with one seed
@@ -149,7 +148,7 @@ def _baselines_one(key: str, profile: str, seed: int, device: str, results_dir: 
 
 def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, device: str = "auto",
               results_dir: str | Path | None = None, data_dir: str | Path | None = None,
-              baselines: bool = True, stack: bool = False, share_gpu: bool = False) -> int:
+              baselines: bool = True, stack: bool = True, share_gpu: bool = False) -> int:
     """Train (or find stored) every STRN-experiment configuration of ``profile`` with ``jobs``
     worker processes of one thread each, and (``baselines``) every seed's frame baselines
     after them; returns how many STRN runs were trained or found. ``stack``: the todo seeds of one

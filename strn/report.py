@@ -64,7 +64,7 @@ def export_html(executed: str | Path, html: str | Path) -> Path:
 
 def build_report(profile: str = "demo", *, device: str = "auto", force: bool = False,
                  results_dir: str | Path | None = None, figures_dir: str | Path | None = None,
-                 data_dir: str | Path | None = None, jobs: int | None = None, stack_seeds: bool = False) -> Path:
+                 data_dir: str | Path | None = None, jobs: int | None = None, stack_seeds: bool = True) -> Path:
     """Execute the master notebook (which executes all the others) and export the report
     to ``<results_dir>/report.html``. On a CPU, the STRN experiments' runs are first trained
     by ``jobs`` one-thread processes side by side (default: one per core; `strn.parallel`);
