@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="write the built-in synthetic dataset in UCF-101 layout")
     s.add_argument("root", type=Path)
-    s.add_argument("--profile", choices=("smoke", "demo"), default="demo")
+    s.add_argument("--profile", choices=("smoke", "demo", "gpu"), default="demo")
     s.set_defaults(func=_synth)
 
     c = sub.add_parser("check-data", help="audit a UCF-101-layout folder and print a report")

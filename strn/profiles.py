@@ -9,6 +9,7 @@ else branches on a profile's name.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -44,6 +45,56 @@ _TECHNICAL_SMOKE = {"n_points": 256, "hidden": 16, "full_steps": 120, "mini_epoc
 _TECHNICAL_DEMO = {"n_points": 512, "hidden": 32, "full_steps": 200, "mini_epochs": 20, "batch": 32,
                    "rnn_T": 50, "rnn_hidden": 64, "rnn_seeds": 5}
 
+_DEMO = Profile(
+    "demo",
+    # The built-in synthetic set, ResNet-50 shape at 1/8 width, 48 px, initialised like the
+    # thesis from a pretrained backbone (strn/pretrain.py's stand-in for ImageNet: a
+    # still-image task that carries no motion). The recipe is the calibrated one (issue 15,
+    # docs/STUDY.md section 7, results/calibration/demo.json): Adam updating every 1% of the
+    # data as the thesis, at 8e-3 annealed to 0 by a cosine over 16 epochs (the thesis fixes
+    # neither the rate nor a schedule; the conv rows' test error still fell over epochs 9-12;
+    # 18 epochs, tried, left more runs still falling in their last quarter, 15 of 51 against
+    # 7: docs/STUDY.md section 7, results/calibration/demo_e18_stacked.json); width 8
+    # because an optimiser step costs half of width 16's on a CPU core
+    # (benchmarks/bench_step_cpu.py) and 3 seeds x 17 configurations must fit the budget;
+    # micro-batches of 128 (only BatchNorm sees them: every step, 1% or 10%, is one micro-batch).
+    base={"data": {"size": 48, "crop": 48}, "model": {"width": 8, "weights": "pretrained"},
+          "train": {"epochs": 16, "batch_size": 128, "lr": 8e-3, "lr_schedule": "cosine"}},
+    # Translation (left/right) and fading (in/out): two kinds of temporal cue, each pair of
+    # classes identical frame by frame but for the order. Faster than the default so that
+    # the motion between sampled frames is clear at r = 2 (> 1.5 px) and unambiguous at
+    # r = 15 (< half the width). Calibrated (issue 15): 54 groups of one clip, each group's
+    # scene shared by all classes (a background names no class, so what one frame shows is
+    # the object: shape, and the kind of motion, since a fading object is see-through at
+    # 0.45-0.8 opacity and a moving one opaque); clips of 30-60 frames.
+    synth={"motions": ("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), "max_frames": 60,
+           "speed": (0.012, 0.024), "n_groups": 54, "clips_per_group": (1, 1),
+           "scenes_by_shape": False, "opacity": (0.45, 0.8)},
+    # about half a minute of pretraining on a core (PretrainSpec's defaults are demo's)
+    pretrain={"width": 8, "size": 48},
+    seeds=(0, 1, 2),  # three seeds (issue 15)
+    baseline_train={"train": {"epochs": 40, "batch_size": 16}},
+    finetune=FinetuneSettings(epochs=3, batch_size=32),
+    technical=_TECHNICAL_DEMO,
+)
+
+
+# Issue 15 item 6: demo's study at the closest this project comes to the thesis's scale without
+# UCF-101, for one lent GPU (benchmarks/gpu_profile.sh): the full-width ResNet-50 at 112 px on
+# twice demo's groups (108: 864 training videos of split 1), demo's classes, motions, protocol,
+# seeds and baselines. Adam at 1e-3 (the usual rate for a full-width ResNet-50; demo's 8e-3 was
+# calibrated for width 8) annealed by a cosine over 12 epochs: every 1% step sees twice demo's
+# sequences, and GPU time comes in leases of minutes. Not calibrated beforehand (the lease is
+# the only GPU time there is): the runs' own convergence records say whether that sufficed.
+_GPU = dataclasses.replace(
+    _DEMO, name="gpu",
+    base={"data": {"size": 112, "crop": 112}, "model": {"width": 64, "weights": "pretrained"},
+          "train": {"epochs": 12, "batch_size": 128, "lr": 1e-3, "lr_schedule": "cosine"}},
+    synth={**_DEMO.synth, "n_groups": 108, "size": 112},
+    # the stand-in for ImageNet at the network's width and input size (seconds on a GPU)
+    pretrain={"width": 64, "size": 112, "n_train": 8000, "n_test": 800},
+)
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(
         "smoke",
@@ -60,60 +111,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         finetune=FinetuneSettings(epochs=3, batch_size=16),
         technical=_TECHNICAL_SMOKE,
     ),
-    Profile(
-        "demo",
-        # The built-in synthetic set, ResNet-50 shape at 1/8 width, 48 px, initialised like the
-        # thesis from a pretrained backbone (strn/pretrain.py's stand-in for ImageNet: a
-        # still-image task that carries no motion). The recipe is the calibrated one (issue 15,
-        # docs/STUDY.md section 7, results/calibration/demo.json): Adam updating every 1% of the
-        # data as the thesis, at 8e-3 annealed to 0 by a cosine over 18 epochs (the thesis fixes
-        # neither the rate nor a schedule; the conv rows' test error still fell over epochs 9-12,
-        # and at 16 epochs 7 of 51 runs were still falling in their last quarter; 18 is what
-        # fits 30 minutes on two cores with the seeds stacked, strn/stacked_run.py); width 8 because an optimiser step costs half of width 16's on a CPU
-        # core (benchmarks/bench_step_cpu.py) and 3 seeds x 17 configurations must fit the
-        # budget; micro-batches of 128 (only BatchNorm sees them: every step, 1% or 10%, is
-        # one micro-batch).
-        base={"data": {"size": 48, "crop": 48}, "model": {"width": 8, "weights": "pretrained"},
-              "train": {"epochs": 18, "batch_size": 128, "lr": 8e-3, "lr_schedule": "cosine"}},
-        # Translation (left/right) and fading (in/out): two kinds of temporal cue, each pair of
-        # classes identical frame by frame but for the order. Faster than the default so that
-        # the motion between sampled frames is clear at r = 2 (> 1.5 px) and unambiguous at
-        # r = 15 (< half the width). Calibrated (issue 15): 54 groups of one clip, each group's
-        # scene shared by all classes (a background names no class, so what one frame shows is
-        # the object: shape, and the kind of motion, since a fading object is see-through at
-        # 0.45-0.8 opacity and a moving one opaque); clips of 30-60 frames.
-        synth={"motions": ("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), "max_frames": 60,
-               "speed": (0.012, 0.024), "n_groups": 54, "clips_per_group": (1, 1),
-               "scenes_by_shape": False, "opacity": (0.45, 0.8)},
-        # about half a minute of pretraining on a core (PretrainSpec's defaults are demo's)
-        pretrain={"width": 8, "size": 48},
-        seeds=(0, 1, 2),  # three seeds (issue 15)
-        baseline_train={"train": {"epochs": 40, "batch_size": 16}},
-        finetune=FinetuneSettings(epochs=3, batch_size=32),
-        technical=_TECHNICAL_DEMO,
-    ),
-    Profile(
-        "gpu",
-        # Issue 15 item 6: demo's study at the closest this project comes to the thesis's scale
-        # without UCF-101, for one lent GPU (benchmarks/gpu_profile.sh): the full-width
-        # ResNet-50 at 112 px on twice demo's groups (108: 864 training videos of split 1), the
-        # same classes, motions and protocol. Adam at 1e-3 (the usual rate for a full-width
-        # ResNet-50; demo's 8e-3 was calibrated for width 8) annealed by a cosine over 12 epochs:
-        # every 1% step sees twice demo's sequences, and 12 x 17 configurations x 3 seeds is what
-        # one GPU lease of minutes holds. Not calibrated beforehand (the lease is the only GPU
-        # time there is): the runs' own convergence records say whether that sufficed.
-        base={"data": {"size": 112, "crop": 112}, "model": {"width": 64, "weights": "pretrained"},
-              "train": {"epochs": 12, "batch_size": 128, "lr": 1e-3, "lr_schedule": "cosine"}},
-        synth={"motions": ("MoveLeft", "MoveRight", "FadeIn", "FadeOut"), "max_frames": 60,
-               "speed": (0.012, 0.024), "n_groups": 108, "clips_per_group": (1, 1),
-               "scenes_by_shape": False, "opacity": (0.45, 0.8), "size": 112},
-        # the stand-in for ImageNet at the network's width and input size (seconds on a GPU)
-        pretrain={"width": 64, "size": 112, "n_train": 8000, "n_test": 800},
-        seeds=(0, 1, 2),
-        baseline_train={"train": {"epochs": 40, "batch_size": 16}},
-        finetune=FinetuneSettings(epochs=3, batch_size=32),
-        technical=_TECHNICAL_DEMO,
-    ),
+    _DEMO,
+    _GPU,
     Profile(
         "full",
         # The thesis at scale: UCF-101, ResNet-50 (ImageNet weights), 224 px, every 10th frame,
