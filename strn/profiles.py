@@ -54,7 +54,7 @@ _DEMO = Profile(
     # data as the thesis, at 8e-3 annealed to 0 by a cosine over 16 epochs (the thesis fixes
     # neither the rate nor a schedule; the conv rows' test error still fell over epochs 9-12;
     # 18 epochs, tried, left more runs still falling in their last quarter, 15 of 51 against
-    # 7: docs/STUDY.md section 7, results/calibration/demo_e18_stacked.json); width 8
+    # 6-7 at 16: docs/STUDY.md section 7, results/calibration/demo_e18_stacked.json); width 8
     # because an optimiser step costs half of width 16's on a CPU core
     # (benchmarks/bench_step_cpu.py) and 3 seeds x 17 configurations must fit the budget;
     # micro-batches of 128 (only BatchNorm sees them: every step, 1% or 10%, is one micro-batch).
