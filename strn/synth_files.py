@@ -95,7 +95,7 @@ def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True,
         for g in range(1, spec.n_groups + 1):
             jobs += [(shape, motion, g, c) for c in range(1, counts[(shape, g)] + 1)]
     bar = tqdm(total=len(jobs), desc="synthetic videos", disable=quiet(progress))
-    todo = list(jobs)
+    written: set[tuple[str, str, int, int]] = set()
     if workers > 1:
         # spawn: a fresh interpreter that loads numpy and PyAV only (no inherited torch threads)
         try:
@@ -103,12 +103,12 @@ def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True,
                 futures = {pool.submit(_write_clip, videos_dir, spec, job): job for job in jobs}
                 for fut in as_completed(futures):
                     fut.result()
-                    todo.remove(futures[fut])
+                    written.add(futures[fut])
                     bar.update()
         except BrokenProcessPool as exc:  # e.g. a __main__ that a fresh interpreter cannot import (stdin)
             warnings.warn(f"writing the synthetic set in {workers} processes failed ({exc}); writing the "
-                          f"{len(todo)} remaining clips in this process", stacklevel=2)
-    for job in todo:
+                          f"{len(jobs) - len(written)} remaining clips in this process", stacklevel=2)
+    for job in (j for j in jobs if j not in written):
         _write_clip(videos_dir, spec, job)
         bar.update()
     bar.close()

@@ -218,3 +218,31 @@ def test_scene_per_group_hides_the_class_and_opacity_range_is_the_specs():
         assert ops.min() >= 0.3 - 1e-9 and ops.max() <= 0.7 + 1e-9 and ops.max() - ops.min() > 0.1
     assert spec.digest() != SynthSpec(n_shapes=3, motions=spec.motions, n_groups=3, clips_per_group=(1, 1),
                                       opacity=(0.3, 0.7)).digest()
+
+
+def test_a_broken_writer_pool_leaves_the_rest_to_this_process(tmp_path, monkeypatch):
+    """Processes that cannot start (a __main__ a fresh interpreter cannot import) cost speed,
+    not the set: a warning, then every clip written here, the same files."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from strn import synth_files
+
+    class Broken:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *a, **k):
+            raise BrokenProcessPool("no processes here")
+
+    spec = dataclasses.replace(SMOKE, n_groups=3, clips_per_group=(1, 1), n_shapes=1, max_frames=35)
+    monkeypatch.setattr(synth_files, "ProcessPoolExecutor", Broken)
+    with pytest.warns(UserWarning, match="writing the 6 remaining clips in this process"):
+        root = write_synthetic(tmp_path / "s", spec, progress=False, workers=2)
+    assert len(list(root.rglob("*.avi"))) == 6
+    assert (root / "ucfTrainTestlist" / "trainlist01.txt").read_text().count(".avi") == 4
