@@ -23,7 +23,6 @@ Prints one JSON line per phase (``{"phase": ..., "s": ...}``) and writes ``--log
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -35,12 +34,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from strn.experiments import EXPERIMENTS  # noqa: E402
-from strn.parallel import experiment_configs, train_all  # noqa: E402
+from strn.parallel import experiment_configs, fill_caches, train_all  # noqa: E402
+from strn.paths import usable_cores  # noqa: E402
 from strn.pretrain import load_meta, pretrained_backbone  # noqa: E402
 from strn.rows import row_config  # noqa: E402
-from strn.run import prepare, run  # noqa: E402
+from strn.run import run  # noqa: E402
 from strn.stacked_run import run_stacked  # noqa: E402
-from strn.synth_files import default_writers, ensure_synthetic  # noqa: E402
+from strn.synth_files import ensure_synthetic  # noqa: E402
 
 LOG: list[dict] = []
 
@@ -81,7 +81,7 @@ def main() -> int:
     t0 = time.perf_counter()
     dev = torch.device(a.device)
     info = {"device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-            "torch": torch.__version__, "cores": default_writers()}
+            "torch": torch.__version__, "cores": usable_cores()}
     phase(a.log, "start", t0, **info)
 
     stack, why = (False, "--no-stack") if a.no_stack else preflight(a.device)
@@ -90,14 +90,9 @@ def main() -> int:
     ensure_synthetic(a.profile, a.data_dir)
     phase(a.log, "synthetic set", t0)
     configs = experiment_configs(a.profile, device=a.device, data_dir=a.data_dir)
-    seen = set()
-    for cfg, _, _ in configs:  # every frame cache the runs read, decoded by one process per core
-        key = (cfg.data.rate, cfg.data.split, cfg.data.size, cfg.data.seq_len)
-        if key not in seen:
-            seen.add(key)
-            prepare(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_workers=default_writers())),
-                    a.data_dir, progress=False)
-    phase(a.log, "frame caches", t0, data_keys=len(seen))
+    # every frame cache the runs read, decoded by one process per core (train_all would use --jobs)
+    n_train = fill_caches([c for c, _, _ in configs], a.data_dir, usable_cores())
+    phase(a.log, "frame caches", t0, data_keys=len(n_train))
     m = configs[0][0].model
     weights = pretrained_backbone(a.profile, a.data_dir, backbone=m.backbone, width=m.width,
                                   size=configs[0][0].data.crop, device=a.device, progress=False)

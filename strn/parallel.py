@@ -27,6 +27,7 @@ does not end waiting on one long run.
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import time
@@ -39,7 +40,7 @@ import torch
 from .config import RunConfig, config_from_dict, config_hash
 from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, run_experiment
 from .frame_baselines import missing_seeds, prepare_shared, run_baselines
-from .paths import default_results_dir
+from .paths import default_results_dir, usable_cores
 from .progress import status
 from .results import find_cached
 from .rows import row_config
@@ -90,13 +91,24 @@ def all_stored(profile: str, *, seeds: list[int] | None = None, device: str = "a
 
 def default_jobs() -> int:
     """One worker per core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 def _data_key(cfg: RunConfig) -> tuple:
     """What the parent prepares once for all runs that share it: the sequences and the weights."""
     d = cfg.data
     return d.rate, d.seq_len, d.size, d.split, d.val_fraction, cfg.model.width, d.crop
+
+
+def fill_caches(configs: list[RunConfig], data_dir: str | Path | None, workers: int) -> dict[tuple, int]:
+    """Decode the frames every configuration reads, once per data key (`_data_key`), into the
+    frame cache, ``workers`` processes decoding at once; the training sequences of each key."""
+    n_train: dict[tuple, int] = {}
+    for cfg in configs:
+        if _data_key(cfg) not in n_train:
+            decode = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_workers=max(workers, 0)))
+            n_train[_data_key(cfg)] = len(prepare(decode, data_dir, progress=False).train)
+    return n_train
 
 
 def _worker_init() -> None:
@@ -166,11 +178,10 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     base_todo = baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir) if baselines else []
     if not todo and not base_todo:
         return len(configs)
-    n_train: dict[tuple, int] = {}  # training sequences per data key
-    for cfg, _, _ in todo:  # the parent decodes and pretrains once per data key; workers only read
-        if _data_key(cfg) not in n_train:
-            n_train[_data_key(cfg)] = len(prepare(cfg, data_dir, progress=False).train)
-            resolve_weights(cfg, data_dir)
+    # The parent decodes (with as many processes as the pool) and pretrains once per data key; workers only read.
+    n_train = fill_caches([c for c, _, _ in todo], data_dir, jobs)
+    for cfg in {_data_key(c): c for c, _, _ in todo}.values():
+        resolve_weights(cfg, data_dir)
     for key in sorted({key for key, _ in base_todo}):
         prepare_shared(EXPERIMENTS[key], profile, device=device, results_dir=results_dir, data_dir=data_dir)
     groups = seed_groups(todo, stack=stack)

@@ -1,4 +1,5 @@
-"""Where things live: the repository and the default folders for data, results and figures.
+"""Where things live: the repository and the default folders for data, results and figures;
+and how many cores this process may use (the default count of worker processes).
 
 Its own module (imported by `run`, `pretrain`, `report`, `notebook`, ...) so that knowing a
 folder never means importing the training code.
@@ -24,3 +25,8 @@ def default_results_dir(profile: str) -> Path:
 
 def default_figures_dir(profile: str) -> Path:
     return REPO_ROOT / "figures" / profile
+
+
+def usable_cores() -> int:
+    """Cores this process may use (its CPU affinity where the platform has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -21,6 +21,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from .paths import usable_cores
 from .progress import quiet
 from .synth import GENERATOR_VERSION, SHAPES, SynthSpec, clip_counts, clip_frames, sample_clip, spec_for_profile
 
@@ -70,11 +71,6 @@ def _write_clip(videos_dir: Path, spec: SynthSpec, job: tuple[str, str, int, int
 def _clip_path(job: tuple[str, str, int, int]) -> str:
     shape, motion, g, c = job
     return f"{shape + motion}/v_{shape + motion}_g{g:02d}_c{c:02d}.avi"
-
-
-def default_writers() -> int:
-    """Processes that write a set at once: one per core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True, workers: int = 1) -> Path:
@@ -167,7 +163,7 @@ def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Pa
     try:
         # processes pay off from a few hundred clips (demo: 648; a test's set of dozens writes in one)
         n_clips = sum(clip_counts(spec).values()) * len(spec.motions)
-        write_synthetic(tmp, spec, workers=min(default_writers(), 16) if n_clips >= 200 else 1)
+        write_synthetic(tmp, spec, workers=min(usable_cores(), 16) if n_clips >= 200 else 1)
         marker = {"profile": profile, "digest": spec.digest(),
                   "generator_version": GENERATOR_VERSION, "spec": json.loads(spec.to_json())}
         (tmp / (MARKER + ".tmp")).write_text(json.dumps(marker, indent=1))
