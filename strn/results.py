@@ -7,7 +7,7 @@ import platform
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import numpy as np
 
@@ -207,18 +207,19 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
     return m, var ** 0.5
 
 
-def cached(path: str | Path, key: str, compute: Callable[[], dict[str, Any]], *, force: bool = False) -> dict[str, Any]:
+def cached(path: str | Path, key: str, compute: Callable[[], dict[str, Any]], *, force: bool = False,
+           also: Collection[str] = ()) -> dict[str, Any]:
     """Cache-or-compute for torch files (features, pretrained and finetuned weights): the dict
-    stored at ``path`` when its ``"key"`` is ``key``; otherwise ``compute()``, stored there with
-    that key (atomically, so a killed process leaves no torn file) and returned. An unreadable
-    or stale file, or ``force``, computes again."""
+    stored at ``path`` when its ``"key"`` is ``key`` (or one of ``also``); otherwise
+    ``compute()``, stored there with ``key`` (atomically, so a killed process leaves no torn
+    file) and returned. An unreadable or stale file, or ``force``, computes again."""
     import torch  # local: results files are read (report, summary) without torch
 
     path = Path(path)
     if path.is_file() and not force:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict) and obj.get("key") == key:
+            if isinstance(obj, dict) and (obj.get("key") == key or obj.get("key") in also):
                 return obj
         except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
             pass

@@ -37,6 +37,40 @@ def test_training_is_deterministic():
     assert m1["history"] == m2["history"]
 
 
+def test_the_stand_in_does_not_depend_on_the_callers_thread_count():
+    # Unpinned, TINY's weights differ at 1 and 3 threads (by ~1e-4 here; by up to 18 for the
+    # demo's stand-in, which moves every demo number trained from it).
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        n1, m1 = pretrain.train_on_stills(TINY)
+        assert torch.get_num_threads() == 1  # the caller's count is restored
+        torch.set_num_threads(3)
+        n3, m3 = pretrain.train_on_stills(TINY)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(old)
+    assert all(torch.equal(v, n3.state_dict()[k]) for k, v in n1.state_dict().items())
+    assert m1["threads"] == m3["threads"] == pretrain.PRETRAIN_THREADS
+
+
+def test_a_cpu_stand_in_made_without_the_pinned_thread_count_is_made_again(tmp_path):
+    path = pretrain.pretrained_backbone("smoke", tmp_path)
+    obj = torch.load(path, weights_only=True)
+    assert obj["key"].endswith(f":cpu{pretrain.PRETRAIN_THREADS}")
+    # A file of the previous version (keyed by the spec alone, made with whatever threads the
+    # caller had) is not trusted: it is trained again, with the pinned count.
+    torch.save(dict(obj, key=pretrain.pretrain_spec("smoke").digest(), model={}), path)
+    pretrain.pretrained_backbone("smoke", tmp_path)
+    again = torch.load(path, weights_only=True)
+    assert again["key"] == obj["key"] and again["model"].keys() == obj["model"].keys()
+    # One made on an accelerator (a lease's) is read by the CPU-side caller, not remade.
+    torch.save(dict(obj, key=pretrain.pretrain_spec("smoke").digest() + ":cuda"), path)
+    mtime = path.stat().st_mtime_ns
+    pretrain.pretrained_backbone("smoke", tmp_path)
+    assert path.stat().st_mtime_ns == mtime
+
+
 def test_pretrained_backbone_beats_random_and_is_cached(tmp_path, monkeypatch):
     path = pretrain.pretrained_backbone("smoke", tmp_path)
     assert path.parent == tmp_path / "pretrained" and path.name.endswith(".pt")
