@@ -25,8 +25,8 @@ so those profiles pretrain their backbone here, once, on a still-image task:
 
 The checkpoint is a deterministic function of the settings and the seed (data from
 numpy generators, initialisation and order from torch generators, CPU fp32 training with
-``PRETRAIN_THREADS`` torch threads whatever the caller's count) and is cached as ``<data_dir>/pretrained/<name>-<hash>.pt`` (written atomically; reused when
-present). It holds ``{"model": ResNet state dict (fc of 8 classes), "meta": {...}}``,
+``PRETRAIN_THREADS`` torch threads whatever the caller's count) and is cached as
+``<data_dir>/pretrained/<name>-<hash>.pt`` (written atomically; reused when present). It holds ``{"model": ResNet state dict (fc of 8 classes), "meta": {...}}``,
 which `load_weights` reads like any project checkpoint (the fc of another size is skipped).
 """
 from __future__ import annotations
@@ -56,7 +56,11 @@ from .results import cached
 __all__ = ["PRETRAIN_THREADS", "PRETRAIN_VERSION", "PretrainSpec", "SIZE_BINS", "checkpoint_name", "evaluate_backbone", "load_meta",
            "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "train_on_stills"]
 
-PRETRAIN_VERSION = 2  # bump when the task or the training changes what a checkpoint holds
+# Bump when the task or the training changes what a checkpoint holds: it names the file, so
+# every cache and stored baseline row made from an older stand-in (features, finetuned
+# backbones, `strn.frame_baselines.weights_id`) is made again. 3: CPU training pinned to
+# PRETRAIN_THREADS threads (version 2 used the caller's count).
+PRETRAIN_VERSION = 3
 
 # CPU pretraining always runs with this many torch threads. A CPU kernel splits its sums by
 # thread count and training amplifies the rounding: the demo's stand-in made with 1 thread and
@@ -260,9 +264,9 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
 
     Pretraining runs on ``device`` (default CPU: bit-reproducible, with ``PRETRAIN_THREADS``
     threads). The file's cache key says how it was made (``<spec digest>:cpu<threads>`` or
-    ``:<accelerator>``); either is reused by any caller (a lease's stand-in is made on its GPU
-    and read by the CPU-side parent). A file keyed by the spec alone (before the thread count
-    was pinned, made with whatever the caller had) is made again."""
+    ``:<accelerator>``); a CPU-made or accelerator-made file is reused by any caller (a
+    lease's stand-in is made on its GPU and read by the CPU-side parent); one keyed otherwise
+    is made again."""
     if get_profile(profile).pretrain is None:
         return Path(imagenet_weights_path())
     spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
@@ -272,7 +276,8 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
         net, meta = train_on_stills(spec, device, progress)
         return {"model": net.state_dict(), "meta": meta}
 
-    how = {t: f"{spec.digest()}:{t}" for t in (f"cpu{PRETRAIN_THREADS}", "cuda", "mps")}
     kind = torch.device(device).type
-    cached(path, how[f"cpu{PRETRAIN_THREADS}" if kind == "cpu" else kind], train, also=how.values())
+    made = f"cpu{PRETRAIN_THREADS}" if kind == "cpu" else kind
+    also = [f"{spec.digest()}:{k}" for k in (f"cpu{PRETRAIN_THREADS}", "cuda", "mps")]
+    cached(path, f"{spec.digest()}:{made}", train, also=also)
     return path

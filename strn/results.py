@@ -16,6 +16,7 @@ from .storage import write_error
 
 SCHEMA_VERSION = 1
 SUMMARY_DIR = "summaries"  # <results_dir>/summaries/<notebook>.json: numbers of notebooks that train nothing
+LEASE_DIR = "lease"  # <results_dir>/lease/: a GPU lease's own logs (benchmarks/gpu_profile.sh's phases.json), no runs
 
 REQUIRED_KEYS = ("schema_version", "experiment", "table", "config", "config_hash", "profile", "dataset", "split",
                  "seed", "metrics", "cost", "thesis", "skipped_videos", "env")
@@ -127,7 +128,7 @@ def load_results(results_dir: str | Path, experiment: str | None = None) -> list
     """Every results JSON under ``results_dir`` (of one experiment when given)."""
     base = Path(results_dir) / experiment if experiment else Path(results_dir)
     return [load_result(p) for p in sorted(base.rglob("*.json"))
-            if "executed" not in p.parts and SUMMARY_DIR not in p.parts]
+            if not {"executed", SUMMARY_DIR, LEASE_DIR} & set(p.relative_to(base).parts)]
 
 
 def write_summary(results_dir: str | Path, experiment: str, profile: str, data: dict[str, Any]) -> Path:

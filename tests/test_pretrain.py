@@ -58,8 +58,8 @@ def test_a_cpu_stand_in_made_without_the_pinned_thread_count_is_made_again(tmp_p
     path = pretrain.pretrained_backbone("smoke", tmp_path)
     obj = torch.load(path, weights_only=True)
     assert obj["key"].endswith(f":cpu{pretrain.PRETRAIN_THREADS}")
-    # A file of the previous version (keyed by the spec alone, made with whatever threads the
-    # caller had) is not trusted: it is trained again, with the pinned count.
+    # A file keyed otherwise (as version 2 keyed its files: by the spec alone, made with
+    # whatever threads the caller had) is not trusted: it is trained again, pinned.
     torch.save(dict(obj, key=pretrain.pretrain_spec("smoke").digest(), model={}), path)
     pretrain.pretrained_backbone("smoke", tmp_path)
     again = torch.load(path, weights_only=True)

@@ -28,6 +28,19 @@ def test_save_find_and_reject_changed_config(tmp_path):
     assert res.find_cached(tmp_path, changed) is None
 
 
+def test_load_results_reads_runs_not_the_folders_beside_them(tmp_path):
+    """results/gpu/lease/phases.json (a lease's log) stopped `strn summary --profile gpu`."""
+    cfg = make_config("smoke", experiment="e", name="row")
+    res.save_result(tmp_path, cfg, _record(cfg))
+    for folder in (res.LEASE_DIR, res.SUMMARY_DIR, "executed"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "phases.json").write_text('{"phases": []}')
+    assert [r["name"] for r in res.load_results(tmp_path)] == ["row"]
+    (tmp_path / "e" / "stray.json").write_text('{"phases": []}')  # inside an experiment: an error, named
+    with pytest.raises(ValueError, match="stray.json"):
+        res.load_results(tmp_path)
+
+
 def test_record_missing_keys_is_refused(tmp_path):
     cfg = make_config("smoke", experiment="e", name="row")
     rec = _record(cfg)
