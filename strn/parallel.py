@@ -20,6 +20,10 @@ configuration still to train go to one worker as one stacked job
 `run` writes it, the numbers differing by float rounding only); a configuration with one seed
 missing is trained by `run` as before.
 
+A worker whose parent is gone (`strn report` killed, even by SIGKILL) stops as a preempted run
+does: it sends itself SIGTERM, and the run in it writes its checkpoint and exits, so no
+orphan goes on training unseen and the next `strn report` resumes from where it stopped.
+
 Data, the stand-in pretraining and the pretrained backbone's features are prepared in the
 parent first, so two workers never decode into the frame cache, pretrain the same backbone or
 extract the same features at once. Jobs go longest first (most training frames), so the pool
@@ -30,6 +34,8 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -111,9 +117,20 @@ def fill_caches(configs: list[RunConfig], data_dir: str | Path | None, workers: 
     return n_train
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
+    """A pool worker: one torch thread; stops once process ``parent`` (the pool's owner; given,
+    not read here, in case it died while this worker was starting) is gone."""
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
+    threading.Thread(target=_stop_with_parent, args=(parent,), daemon=True, name="stop-with-parent").start()
+
+
+def _stop_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """SIGTERM to this worker once its parent has gone (it is then re-parented): a run in it
+    checkpoints and exits as on preemption (`strn.engine`), an idle worker just ends."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, results_dir: str,
@@ -198,7 +215,8 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited torch thread pool or open files
     done, total = 0, len(groups) + len(base_todo)
     data = str(data_dir) if data_dir else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         futures = {(pool.submit(_run_one, cfgs[0].to_dict(), table, thesis, str(results_dir), data) if len(cfgs) == 1
                     else pool.submit(_run_group, [c.to_dict() for c in cfgs], table, thesis, str(results_dir), data)):
                    f"{cfgs[0].experiment} / {cfgs[0].name} seed{'s' if len(cfgs) > 1 else ''} "

@@ -1,4 +1,10 @@
 """The CPU pool that trains a profile's STRN runs before the notebooks (strn/parallel.py)."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
 import torch
 
 from strn import frame_baselines, parallel
@@ -129,3 +135,45 @@ def test_the_todo_seeds_of_a_configuration_train_as_one_stacked_job(tmp_path, mo
     assert [stored[("conv-98-104", s)]["cost"]["stacked_seeds"] for s in (0, 1)] == [[0, 1], [0, 1]]
     assert "stacked_seeds" not in stored[("adam-1pct", 1)]["cost"]
     assert all(r["metrics"]["history"] and "converged" in r["metrics"] for r in stored.values())
+
+
+_POOL_OWNER = """
+import multiprocessing as mp, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from strn import parallel
+pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"),
+                           initializer=parallel._worker_init, initargs=(os.getpid(),))
+for _ in range(2):
+    pool.submit(time.sleep, 600)  # a long job, as a training run is
+while len(pool._processes) < 2:
+    time.sleep(0.05)
+print(" ".join(map(str, pool._processes)), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_stop_when_the_parent_is_killed():
+    """`strn report` killed (SIGKILL: no handler runs) must not leave its workers training
+    unseen: each notices its parent is gone and stops as a preempted run (SIGTERM)."""
+    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parent.parent)
+    try:
+        workers = [int(p) for p in owner.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        time.sleep(1.5)  # mid-job, or still starting: either way they must stop
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers)
