@@ -327,9 +327,14 @@ def report_page(profile: str, results_dir: str | Path, figures_dir: str | Path,
                         '</div></section>')
     others = [p for p in sorted(figures_dir.glob("*.png"))
               if not any(p.stem.startswith(k) for k in experiments.EXPERIMENTS)]
-    if others:
+    notebooks = [p for p in others if p.stem[:1].isdigit()]  # named after their notebook, "03_..."
+    if notebooks:
         sections.append('<section class="experiment"><h2>The other notebooks\' figures (chapters 3, 4, 5.1)</h2>'
-                        + "".join(_figure_html(p) for p in others) + '</section>')
+                        + "".join(_figure_html(p) for p in notebooks) + '</section>')
+    if len(notebooks) < len(others):  # drawn by benchmarks/ scripts from stored numbers (docs/STUDY.md section 7)
+        sections.append('<section class="experiment"><h2>How the demo was calibrated and checked '
+                        '(docs/STUDY.md section 7)</h2>'
+                        + "".join(_figure_html(p) for p in others if p not in notebooks) + '</section>')
     style = ('<style>table.strn{border-collapse:collapse;margin:6px 0}table.strn th,table.strn td{padding:3px 8px;'
              'border-bottom:1px solid #ddd}table.strn td.n{text-align:right;font-variant-numeric:tabular-nums}'
              'table.strn td.l{text-align:left}table.strn th{background:#f3f3f3}</style>')

@@ -26,3 +26,22 @@ def test_summary_and_first_screen_say_what_was_skipped(tmp_path):
     summary = report.write_summary_markdown(results, "smoke").read_text()
     assert "Videos: 1 video(s) skipped: Apple/v_Apple_g01_c01.avi (no video stream)" in summary
     assert "1 video(s) skipped" in report._first_screen("smoke", results, None, [])
+
+
+def test_report_puts_notebook_figures_and_calibration_figures_under_their_own_headings(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    shutil.copytree("tests/data/trained_smoke", results)
+    figures.mkdir()
+    for name in ("03_technical_details_bptt", "calibration", "convergence_checks"):
+        plt.figure(figsize=(1, 1)).savefig(figures / f"{name}.png")
+        plt.close("all")
+    html = report.report_page("smoke", results, figures).data
+    notebooks = html.index("The other notebooks' figures")
+    checks = html.index("How the demo was calibrated and checked")
+    assert notebooks < html.index("03_technical_details_bptt") < checks
+    assert html.index("calibration.png") > checks and html.index("convergence_checks.png") > checks
