@@ -201,6 +201,26 @@ CAPTIONS = {  # what to look for, by the end of a figure's name
     "_by_context": "Look at how the error changes with the number of frames a model sees.",
     "_confusion": "Look at the diagonal (correct videos) and at which classes are mixed up: in the synthetic set, "
                   "classes of one shape that differ only in the direction of motion.",
+    # chapters 3, 4 and 5.1 (notebooks 03, 04, 05.1)
+    "_activations": "Activation functions and their derivatives (chapter 3).",
+    "_optimizers": "ADAM, RPROP and SGD from the same initial weights on two spirals (chapter 3), full-batch and "
+                   "mini-batch: look at how fast each loss falls.",
+    "_bptt": "The gradient back-propagated through time at initialisation, by distance from the loss "
+             "(chapter 3): look at which chains let it vanish.",
+    "_blocks": "A residual block, and spatio-temporal blocks with an identity and a conv temporal connection "
+               "(Figs. 4.1-4.2, chapter 4).",
+    "_unrolled": "STRN unrolled over the frames of one sequence (chapter 4).",
+    "_costs": "What a prediction computes: only the frames the last time step needs (chapter 4).",
+    "_video_sequences": "How a video becomes sequences of T frames every r-th frame, and its prediction the mean "
+                        "of their class distributions (chapter 4).",
+    "_class_counts": "Videos per class in the training and test lists (5.1).",
+    "_lengths": "Frames per video (dashed: too short for one sequence, padded) and sequences per video (5.1).",
+    "_samples": "The first sampled frames of one video per class (5.1): what one frame shows.",
+    # drawn by benchmarks/ scripts from stored numbers (docs/STUDY.md section 7)
+    "calibration": "Test video error per epoch of the three rows that decide the demo, before its calibration "
+                   "(left) and in the committed demo, seed 0 (right), with chance and the single-frame floor.",
+    "convergence_checks": "Each seed's test video error per epoch at the demo's 16 epochs (thin) and retrained over "
+                          "24 (thick); dashed: not levelled off. Look at which runs still fall at their end.",
 }
 DEFAULT_CAPTION = ("Grey: the thesis's UCF-101 error; blue: this run's error, mean ± std over seeds. Look at the "
                    "ordering of the bars, which is what the thesis's claims are about.")
