@@ -5,7 +5,7 @@ trained over 24 epochs (results/calibration/demo_checks.json, label e24), with t
 single-frame floor. A run that did not level off is drawn dashed: the rule of today's
 `strn.convergence` applied to each stored history (the checks were recorded under version 2).
 
-    PYTHONPATH=. python benchmarks/plot_convergence_checks.py  ->  figures/demo/convergence_checks.png
+    PYTHONPATH=. python benchmarks/plot_convergence_checks.py  ->  figures/demo/convergence_checks.{png,pdf}
 
 Draws stored numbers only (nothing is trained here): retrain with
 benchmarks/retrain_demo_rows.py first.
@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from strn.convergence import convergence  # noqa: E402
+from strn.plots.common import figure_problems, save_figure  # noqa: E402
 
 CHECKS = REPO / "results" / "calibration" / "demo_checks.json"
 # configuration name in the checks -> (title, its record in the committed demo)
@@ -55,17 +56,15 @@ def main() -> None:
                     ls="-" if convergence(h24, n_test_videos=n_test)["converged"] else "--",
                     label=f"seed {seed}, 24 epochs")
         ax.axhline(floor, color="tab:red", lw=0.8, ls=":", label="single-frame floor")
-        ax.set(title=title, xlabel="epoch", ylim=(0, 0.8))
-    for ax in axes[:, 0]:
-        ax.set_ylabel("test video error")
+        ax.set(title=title, xlabel="epoch", ylabel="test video error", ylim=(0, 0.8))
     axes[0, 0].legend(fontsize=7, loc="lower left", ncol=2)
     fig.suptitle("Demo rows with a seed still falling at 16 epochs, retrained over 24 "
                  "(thin: the committed demo; thick: 24 epochs; dashed: not levelled off)")
     fig.tight_layout()
-    dst = REPO / "figures" / "demo" / "convergence_checks.png"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(dst, dpi=110)
-    print(dst)
+    problems = figure_problems(fig)
+    if problems:
+        raise SystemExit("convergence_checks: " + "; ".join(problems))
+    print(*save_figure(fig, REPO / "figures" / "demo", "convergence_checks"))
 
 
 if __name__ == "__main__":
