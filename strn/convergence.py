@@ -86,7 +86,7 @@ def fall_standard_error(values: Sequence[float]) -> float | None:
         return None
     mid, mean = (n - 1) / 2, sum(values) / n
     sxx = sum((i - mid) ** 2 for i in range(n))
-    slope = sum((i - mid) * v for i, v in enumerate(values)) / sxx
+    slope = -fitted_fall(values) / (n - 1)  # the line's fall over its n - 1 steps
     ss_res = sum((v - mean - slope * (i - mid)) ** 2 for i, v in enumerate(values))
     return (n - 1) * math.sqrt(ss_res / (n - 2) / sxx)
 

@@ -62,10 +62,9 @@ def _write_lists(lists_dir: Path, spec: SynthSpec, names: list[tuple[str, str, i
 
 
 def _write_clip(videos_dir: Path, spec: SynthSpec, job: tuple[str, str, int, int]) -> None:
-    shape, motion, g, c = job
-    cls = shape + motion
-    (videos_dir / cls).mkdir(parents=True, exist_ok=True)
-    write_video(videos_dir / _clip_path(job), clip_frames(spec, sample_clip(spec, shape, motion, g, c)), fps=spec.fps)
+    path = videos_dir / _clip_path(job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, clip_frames(spec, sample_clip(spec, *job)), fps=spec.fps)
 
 
 def _clip_path(job: tuple[str, str, int, int]) -> str:
