@@ -1,125 +1,121 @@
 """Did a run converge? One rule, applied to the per-epoch history every run records.
 
-The rule (docs/STUDY.md section 7, "Convergence"; version 3). Over the last quarter of the
-run's epochs, at least 4 (``window``; a fixed count can be given), a least-squares line is
-fitted to the
-training loss and to the test video error; a series' *fall* is the line's value at the
-window's first epoch minus its value at the last (positive: still improving). A line, not the
-first and last points, because single epochs swing (one epoch's test error moves by several
-videos on a set of a few hundred). Converged means both:
+The rule (docs/STUDY.md section 7, "Convergence"; version 4). A run has *settled* when, over
+the last part of its learning, both its training loss and its test video error have stopped
+falling, shown with 95% confidence, not merely not shown to fall:
 
-1. The training loss has levelled off: its fall over the window is at most ``loss_share``
-   (10%) of its fall over the whole run (first epoch's loss minus the line's last value), or
-   at most ``loss_abs`` (0.02), or not significantly above 0: within the one-sided 5%
-   t-test's bound of the standard error that the loss's own scatter about the line gives the
-   fall (``window`` - 2 degrees of freedom). Relative to the run's own progress because the
-   cross-entropy of a net that can fit its training data falls towards 0 without end (it
-   keeps sharpening its confidence): what says the optimiser's work is done is that what it
-   still gains is small against what it gained. The significance test (version 3) because an
-   optimiser whose loss jumps from epoch to epoch without a trend (RPROP on 10% mini-batches:
-   0.74 -> 1.58 -> 0.89 between epochs) gains nothing more, and a line through four such
-   points points down or up by chance; a smoothly falling loss has a small scatter and is
-   judged as in version 2.
-2. The test error has levelled off: its fall over the window is at most the larger of
-   ``error_abs`` (0.03) and the standard deviation that the fitted fall would have from the
-   test set's sampling noise alone, sqrt(sum of w^2) * sqrt(e (1 - e) / n), with n test
-   videos, e the window's mean error and w the least-squares weights of the fall (1.34 for
-   4 epochs, less for longer windows): a smaller fall is not one this test set can tell from
-   noise. A rising test
-   error (over-fitting) counts as levelled: more epochs would not lower it.
+- The window: the last epochs that hold a quarter of the run's learning-rate mass (the sum of
+  the rates of its steps), at least 8 (``MIN_WINDOW``). With a constant rate that is the last
+  quarter of the epochs; with a cosine annealed to 0 it is the last 9 of 16 epochs, because
+  its last quarter of epochs moves the weights by 2.5% of the run's total: a run whose rate
+  has reached 0 stands still whether or not it had finished learning, so a window in epochs
+  would call every annealed run settled.
+- Each series (loss, error) is fitted by a least-squares line against the cumulative rate
+  (the optimiser's own clock: with a constant rate, against the epoch); its *fall* is the
+  line's first value in the window minus its last. Its standard error comes from the
+  series' own scatter about the line (``window`` - 2 degrees of freedom), and the series has
+  settled when the fall's one-sided 95% upper bound, fall + t x se, is at most the tolerance.
+  For the test error this scatter is the right noise: the same test videos are rescored every
+  epoch, so the error moves between epochs by the few videos whose prediction flips, far less
+  than the binomial spread of two independent test sets (0.033 at e = 0.4 on 216 videos).
+- Tolerances: the loss may still fall by at most ``LOSS_SHARE`` (10%) of its fall over the
+  run (first epoch's loss minus the line's last value), or ``LOSS_ABS`` (0.02): relative to
+  the run's own progress because the cross-entropy of a net that fits its training set falls
+  towards 0 without end. The error may still fall by at most ``ERROR_ABS`` (0.05): the
+  smallest remaining fall that a 9-epoch window tells from the demo's epoch-to-epoch scatter
+  of the error (0.01) with both error rates at most 5% (below).
+- A rising series counts as settled (more epochs would not lower it). A run with fewer
+  epochs than the window, or without a test error at each epoch of the window, is not
+  settled (there is no evidence that it is).
 
-A quarter of the run, not a fixed count, because runs differ in what an epoch is: the
-10%-update row at equal optimiser steps trains 10x the epochs of 10 steps each, and its last
-4 epochs would be 40 steps against the 1% rows' 400. A run with fewer than 4 epochs, or
-without a test error at each epoch of the window, is not converged (there is no evidence
-that it is). Version 1 (3 epochs, first minus last, loss
-within 5% of its value, error within 0.03) failed runs on one epoch's swing of the test error
-and on the endless fall of a memorising net's loss; version 2 (this rule without the
-significance test) failed RPROP's oscillating loss on chance (docs/STUDY.md section 7).
+Error rates (simulated histories with the demo's scatter, `tests/test_convergence_rates.py`):
+false "settled" on still-falling histories and false "not settled" on flat ones, each at most
+5%. The verdict says nothing about a series too noisy to judge in its window (RPROP's jumping
+loss): the upper bound then exceeds the tolerance and the run is "not settled", with the
+reason "cannot tell". Versions 1-3 (docs/STUDY.md section 7) asked only whether a fall was
+significant, so noise or an annealed rate made a run "settled".
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping, Sequence
 
-RULE = ("last {window} epochs (a quarter of the run, at least 4), least-squares fall: train loss <= {loss_share:.0%} of its fall over the run "
-        "(or <= {loss_abs}, or not significantly > 0 by its scatter, one-sided 5% t-test) and test video error "
-        "<= max({error_abs}, its sampling s.d. over {n} test videos)")
-VERSION = 3
-MIN_WINDOW, WINDOW_SHARE, LOSS_SHARE, LOSS_ABS, ERROR_ABS = 4, 0.25, 0.10, 0.02, 0.03
-# One-sided 5% quantiles of Student's t by degrees of freedom (no scipy here). Between two
-# entries the one of more degrees: a smaller bound, so a loss is called still falling at least
-# as readily as with the exact quantile (never a more lenient verdict); beyond 120, the normal's.
-_T95 = {1: 6.314, 2: 2.920, 3: 2.353, 4: 2.132, 5: 2.015, 6: 1.943, 7: 1.895, 8: 1.860, 9: 1.833, 10: 1.812,
-        12: 1.782, 15: 1.753, 20: 1.725, 30: 1.697, 40: 1.684, 60: 1.671, 120: 1.658}
+from scipy import stats
+
+RULE = ("last {window} epochs (a quarter of the {schedule} schedule's learning-rate mass, at least {min_window}), "
+        "least-squares fall against the cumulative rate, one-sided 95% upper bound from the series' own scatter: "
+        "train loss <= max({loss_share:.0%} of its fall over the run, {loss_abs}), test video error <= {error_abs}")
+VERSION = 4
+MIN_WINDOW, MASS_SHARE, LOSS_SHARE, LOSS_ABS, ERROR_ABS = 8, 0.25, 0.10, 0.02, 0.05
+CONFIDENCE = 0.95
+SCHEDULES = ("constant", "cosine")
 
 
-def t95(dof: int) -> float:
-    """The one-sided 5% quantile of Student's t with ``dof`` degrees of freedom (>= 1), from
-    the table above: the entry of the smallest tabulated count not below ``dof``."""
-    if dof < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
-    return _T95[min((d for d in _T95 if d >= dof), default=120)] if dof <= 120 else 1.645
+def rate_mass(epochs: int, schedule: str = "constant") -> list[float]:
+    """Share of the run's learning-rate mass spent by the end of each epoch (last: 1.0), for the
+    schedules of `strn.engine.scheduled_lr` (cosine: rate x (1 + cos(pi t)) / 2 over t in [0, 1])."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"lr_schedule {schedule!r} is not known to the convergence rule (strn/convergence.py); "
+                         f"known: {', '.join(SCHEDULES)}")
+    xs = [e / epochs for e in range(1, epochs + 1)]
+    if schedule == "cosine":
+        return [x + math.sin(math.pi * x) / math.pi for x in xs]
+    return xs
 
 
-def window_for(epochs: int) -> int:
-    """The rule's window: the last quarter of the run's epochs, at least 4."""
-    return max(MIN_WINDOW, math.ceil(WINDOW_SHARE * epochs))
+def window_for(epochs: int, schedule: str = "constant") -> int:
+    """The fewest last epochs that hold ``MASS_SHARE`` of the rate mass, at least ``MIN_WINDOW``."""
+    mass = [0.0] + rate_mass(epochs, schedule) if epochs else [0.0]
+    k = next((k for k in range(1, epochs + 1) if 1.0 - mass[epochs - k] >= MASS_SHARE - 1e-12), epochs)
+    return max(MIN_WINDOW, k)
 
 
-def fall_weights(window: int) -> list[float]:
-    """w with fall = -sum(w_i y_i): the least-squares line's first value minus its last."""
-    mid = (window - 1) / 2
-    ss = sum((i - mid) ** 2 for i in range(window))
-    return [(window - 1) * (i - mid) / ss for i in range(window)]
-
-
-def fitted_fall(values: Sequence[float]) -> float:
-    return -sum(w * v for w, v in zip(fall_weights(len(values)), values))
-
-
-def fall_standard_error(values: Sequence[float]) -> float | None:
-    """Standard error of `fitted_fall` estimated from the values' scatter about their
-    least-squares line (None for fewer than 3 values: no scatter to estimate)."""
-    n = len(values)
+def fitted_fall(x: Sequence[float], y: Sequence[float]) -> tuple[float, float | None]:
+    """The least-squares line's fall from ``x[0]`` to ``x[-1]`` and its standard error from the
+    scatter about the line (None for fewer than 3 points)."""
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((a - mx) ** 2 for a in x)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sxx
+    span = x[-1] - x[0]
     if n < 3:
-        return None
-    mid, mean = (n - 1) / 2, sum(values) / n
-    sxx = sum((i - mid) ** 2 for i in range(n))
-    slope = -fitted_fall(values) / (n - 1)  # the line's fall over its n - 1 steps
-    ss_res = sum((v - mean - slope * (i - mid)) ** 2 for i, v in enumerate(values))
-    return (n - 1) * math.sqrt(ss_res / (n - 2) / sxx)
+        return -slope * span, None
+    ss_res = sum((b - my - slope * (a - mx)) ** 2 for a, b in zip(x, y))  # 0 for a straight series
+    return -slope * span, math.sqrt(ss_res / (n - 2) / sxx) * span
 
 
-def error_noise(mean_error: float, n_videos: int | None, window: int) -> float | None:
-    """Standard deviation of the fitted fall of a test error from sampling noise alone."""
-    if not n_videos:
-        return None
-    e = min(max(mean_error, 0.0), 1.0)
-    return math.sqrt(sum(w * w for w in fall_weights(window))) * math.sqrt(e * (1 - e) / n_videos)
+def settled(fall: float, se: float | None, dof: int, tolerance: float) -> tuple[bool, float | None]:
+    """Is the fall's one-sided ``CONFIDENCE`` upper bound at most ``tolerance``? (and the bound)"""
+    if se is None or dof < 1:
+        return False, None
+    bound = fall + stats.t.ppf(CONFIDENCE, dof) * se
+    return bound <= tolerance, bound
 
 
-def convergence(history: Sequence[Mapping[str, Any]], *, n_test_videos: int | None = None, window: int | None = None,
-                loss_share: float = LOSS_SHARE, loss_abs: float = LOSS_ABS,
-                error_abs: float = ERROR_ABS) -> dict[str, Any]:
-    """The evidence and the verdict: ``{"converged": bool, "rule": str, "window": k, "epochs": E,
-    "train_loss_fall": dl, "train_loss_total_fall": DL, "train_loss_share": dl/DL,
-    "train_loss_fall_se": se, "train_loss_fall_t": dl/se, "train_loss_t_bound": t,
-    "test_error_fall": de, "test_error_tolerance": tol, "reason": str (when not converged)}``.
+def convergence(history: Sequence[Mapping[str, Any]], *, n_test_videos: int | None = None,
+                lr_schedule: str = "constant", window: int | None = None, loss_share: float = LOSS_SHARE,
+                loss_abs: float = LOSS_ABS, error_abs: float = ERROR_ABS) -> dict[str, Any]:
+    """The evidence and the verdict: ``{"converged": bool, "rule", "version", "window", "epochs",
+    "lr_schedule", "n_test_videos", "train_loss_fall", "train_loss_fall_se", "train_loss_bound",
+    "train_loss_tolerance", "train_loss_total_fall", "test_error_fall", "test_error_fall_se",
+    "test_error_bound", "test_error_tolerance", "reason" (when not converged)}``.
 
-    Fields that cannot be computed are None (and the run counts as not converged).
-    ``n_test_videos`` None: the error tolerance is ``error_abs`` alone. ``window`` None: the
-    last quarter of the epochs recorded, at least 4 (`window_for`).
+    Fields that cannot be computed are None. ``lr_schedule``: the schedule the optimiser
+    actually followed (`record_convergence` reads it from a record). ``window`` None: `window_for`.
+    ``n_test_videos`` is recorded only: the error's noise is measured from its own scatter.
     """
-    window = window_for(len(history)) if window is None else window
-    rule = RULE.format(window=window, loss_share=loss_share, loss_abs=loss_abs, error_abs=error_abs,
-                       n=n_test_videos if n_test_videos else "?")
-    out: dict[str, Any] = {"converged": False, "rule": rule, "version": VERSION, "window": window,
-                           "epochs": len(history), "train_loss_fall": None, "train_loss_total_fall": None,
-                           "train_loss_share": None, "train_loss_fall_se": None, "train_loss_fall_t": None,
-                           "train_loss_t_bound": None, "test_error_fall": None, "test_error_tolerance": None}
-    if window < 2 or len(history) < window:
-        out["reason"] = f"{len(history)} epoch(s) recorded; the rule needs {max(window, 2)}"
+    epochs = len(history)
+    window = window_for(epochs, lr_schedule) if window is None else window
+    rule = RULE.format(window=window, schedule=lr_schedule, min_window=MIN_WINDOW, loss_share=loss_share,
+                       loss_abs=loss_abs, error_abs=error_abs)
+    out: dict[str, Any] = {"converged": False, "rule": rule, "version": VERSION, "window": window, "epochs": epochs,
+                           "lr_schedule": lr_schedule, "n_test_videos": n_test_videos}
+    for k in ("train_loss_fall", "train_loss_fall_se", "train_loss_bound", "train_loss_tolerance",
+              "train_loss_total_fall", "test_error_fall", "test_error_fall_se", "test_error_bound",
+              "test_error_tolerance"):
+        out[k] = None
+    if window < 3 or epochs < window:
+        out["reason"] = f"{epochs} epoch(s) recorded; the rule needs {max(window, 3)}"
         return out
     last = history[-window:]
     losses = [r.get("train_loss") for r in last]
@@ -128,25 +124,43 @@ def convergence(history: Sequence[Mapping[str, Any]], *, n_test_videos: int | No
     if None in losses or first_loss is None or None in errs:
         out["reason"] = "train_loss or test_error missing from the history (eval_each_epoch off?)"
         return out
-    fall = fitted_fall(losses)
-    end = sum(losses) / window - fall / 2  # the line's value at the window's last epoch
+    x = rate_mass(epochs, lr_schedule)[-window:]
+    dof = window - 2
+    loss_fall, loss_se = fitted_fall(x, losses)
+    end = sum(losses) / window + (loss_fall / (x[-1] - x[0])) * (sum(x) / window - x[-1])  # the line at x[-1]
     total = first_loss - end
-    out["train_loss_fall"], out["train_loss_total_fall"] = fall, total
-    out["train_loss_share"] = fall / total if total > 0 else None
-    se = fall_standard_error(losses)
-    bound = t95(window - 2) if window >= 3 else None
-    out["train_loss_fall_se"], out["train_loss_t_bound"] = se, bound
-    out["train_loss_fall_t"] = fall / se if se else None
-    # Not significant: within the bound of its standard error (a perfectly straight line has
-    # se 0 and any fall is significant; fewer than 3 epochs: no test, as version 2).
-    chance = se is not None and se > 0 and fall <= bound * se
-    loss_flat = fall <= loss_abs or (total > 0 and fall <= loss_share * total) or chance
-    noise = error_noise(sum(errs) / window, n_test_videos, window)
-    tol = max(error_abs, noise) if noise is not None else error_abs
-    out["test_error_fall"], out["test_error_tolerance"] = fitted_fall(errs), tol
-    error_flat = out["test_error_fall"] <= tol
-    out["converged"] = bool(loss_flat and error_flat)
+    loss_tol = max(loss_abs, loss_share * total) if total > 0 else loss_abs
+    loss_ok, loss_bound = settled(loss_fall, loss_se, dof, loss_tol)
+    err_fall, err_se = fitted_fall(x, errs)
+    err_ok, err_bound = settled(err_fall, err_se, dof, error_abs)
+    out.update(train_loss_fall=loss_fall, train_loss_fall_se=loss_se, train_loss_bound=loss_bound,
+               train_loss_tolerance=loss_tol, train_loss_total_fall=total, test_error_fall=err_fall,
+               test_error_fall_se=err_se, test_error_bound=err_bound, test_error_tolerance=error_abs)
+    out["converged"] = bool(loss_ok and err_ok)
     if not out["converged"]:
-        out["reason"] = " and ".join(w for w, bad in (("train loss still falling", not loss_flat),
-                                                      ("test error still falling", not error_flat)) if bad)
+        # "still falling": the fitted fall itself exceeds the tolerance; "cannot tell": it does
+        # not, but the series scatters too much to bound it there
+        out["reason"] = " and ".join(
+            f"{what} {'still falling' if fall > tol else 'cannot tell (scatter)'}"
+            for what, ok, fall, tol in (("train loss", loss_ok, loss_fall, loss_tol), ("test error", err_ok, err_fall,
+                                                                                       error_abs)) if not ok)
     return out
+
+
+def effective_schedule(config: Mapping[str, Any] | None) -> str:
+    """The rate schedule a run's optimiser followed, from its stored configuration: Rprop
+    reads the rate only for its initial step sizes, so its runs followed none, whatever the
+    configuration of older records says."""
+    train = (config or {}).get("train", {})
+    if train.get("optimizer") == "rprop":
+        return "constant"
+    return train.get("lr_schedule", "constant")
+
+
+def record_convergence(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The current rule applied to a stored record's history (None: the record has none)."""
+    history = record.get("metrics", {}).get("history")
+    if not history:
+        return None
+    return convergence(history, n_test_videos=record.get("dataset", {}).get("n_test_videos"),
+                       lr_schedule=effective_schedule(record.get("config")))

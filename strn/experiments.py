@@ -80,9 +80,11 @@ _register(Experiment(
         Row("adam-10pct-equal-steps", {"Algorithm": "ADAM", "Update after": "10% at equal optimiser steps"},
             _adam(0.10), None, equal_steps_to="adam-1pct"),
         # Rprop's lr is its initial step size; the thesis gives none, torch's default (0.01)
-        # diverges on these nets, so the profile's Adam learning rate is used (choice).
+        # diverges on these nets, so the profile's Adam learning rate is used (choice). Rprop
+        # adapts its own step sizes from that start and never reads lr again, so a schedule
+        # would change nothing: the row runs (and records) a constant one.
         Row("rprop-10pct", {"Algorithm": "RPROP", "Update after": "10%"},
-            {"train": {"optimizer": "rprop", "update_every": 0.10}}, 0.222),
+            {"train": {"optimizer": "rprop", "update_every": 0.10, "lr_schedule": "constant"}}, 0.222),
     ),
 ))
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 from . import results as res
 from .config import RunConfig, config_hash
-from .convergence import convergence
+from .convergence import convergence, effective_schedule
 from .reference import dataset_levels
 
 
@@ -23,8 +23,9 @@ def make_record(cfg: RunConfig, data, *, table: str | None, thesis: float | None
     m["per_class_accuracy"] = dict(zip(data.classes, m["per_class_accuracy"]))
     m["history"] = list(history)
     # The verdict and its evidence (strn/convergence.py); readers use metrics["converged"].
-    # The test-error tolerance counts the test videos (sampling noise of the error).
-    m["convergence"] = convergence(m["history"], n_test_videos=len(data.test.videos))
+    # Judged against the rate schedule the optimiser followed (Rprop: none).
+    m["convergence"] = convergence(m["history"], n_test_videos=len(data.test.videos),
+                                   lr_schedule=effective_schedule(cfg.to_dict()))
     m["converged"] = m["convergence"]["converged"]
     return {
         "schema_version": res.SCHEMA_VERSION, "experiment": cfg.experiment, "name": cfg.name, "table": table,
