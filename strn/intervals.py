@@ -2,12 +2,16 @@
 judged"): Welch's t interval for the difference of two rows' mean errors over seeds, and the
 three decisions the claims make with it.
 
-Why Welch's interval: a row's seeds are independent runs, few (3 in the demo), and two rows'
+Why this interval: a row's seeds are independent runs, few (3 in the demo), and two rows'
 spreads differ (the demo's seed s.d. runs from 0.000 to 0.066), so the interval must not pool
 the variances; with 3 seeds a bootstrap has only 10 distinct resamples per row and understates
 the spread. Welch's interval is the standard answer for two small independent samples with
-unequal variances, and its error rates at these sizes are measured in
-`tests/test_intervals.py` (a simulation, not the textbook's word).
+unequal variances; its degrees of freedom are taken as min(n_a, n_b) - 1 (Hsu's conservative
+choice) instead of the Welch-Satterthwaite estimate, because at n = 3 with spreads 0.01 against
+0.06 the estimate called rows of one distribution different 5.8% of the time (simulated), more
+than the 5% asked; with the conservative choice the rate is at most 5% whatever the two
+spreads. The error rates are measured in `tests/test_intervals.py` (a simulation, not the
+textbook's word).
 
 A row with a single value (the thesis's published numbers; a one-seed profile) has no spread
 to estimate: its value is taken as exact. Two exact rows give a zero-width interval, the
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 from scipy import stats
@@ -38,7 +43,7 @@ class Interval:
     high: float
     n_a: int
     n_b: int
-    dof: float | None  # Welch-Satterthwaite degrees of freedom; None when both rows are exact
+    dof: float | None  # min(n_a, n_b) - 1 over the rows with a spread; None when both rows are exact
     level: float = LEVEL
 
     @property
@@ -58,8 +63,15 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return m, (math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0)
 
 
+@lru_cache(maxsize=256)
+def t_quantile(q: float, dof: float) -> float:
+    """Student's t quantile (scipy), cached: the same few are asked for again and again."""
+    return float(stats.t.ppf(q, dof))
+
+
 def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Interval | None:
-    """Welch's t interval for mean(a) - mean(b); None when either row has no value."""
+    """Welch's t interval for mean(a) - mean(b) with min(n_a, n_b) - 1 degrees of freedom (a row
+    of one value left out of the minimum: it is exact); None when either row has no value."""
     if not a or not b:
         return None
     (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
@@ -68,10 +80,8 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     parts = [(v, len(x) - 1) for v, x in ((va, a), (vb, b)) if len(x) > 1]
     if not parts:
         return Interval(diff, diff, diff, len(a), len(b), None, level)
-    se2 = va + vb
-    # Welch-Satterthwaite; with zero spread in both rows (identical seeds) the interval is the point
-    dof = se2 * se2 / sum(v * v / k for v, k in parts) if se2 > 0 else float(sum(k for _, k in parts))
-    half = stats.t.ppf(0.5 + level / 2, dof) * math.sqrt(se2)
+    dof = float(min(k for _, k in parts))
+    half = t_quantile(0.5 + level / 2, dof) * math.sqrt(va + vb)
     return Interval(diff, diff - half, diff + half, len(a), len(b), dof, level)
 
 
