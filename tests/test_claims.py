@@ -36,10 +36,10 @@ def test_about_equal_needs_the_interval_inside_the_bound():
 
 
 def test_claim3_needs_both_comparisons():
-    good = recs(**{"adam-1pct": [0.1, 0.11], "adam-10pct": [0.3, 0.31], "rprop-10pct": [0.3, 0.32]})
+    good = recs(**{"adam-1pct": [0.1, 0.11, 0.1], "adam-10pct": [0.3, 0.31, 0.3], "rprop-10pct": [0.3, 0.32, 0.3]})
     (v,) = claims.judge("05_3_learning_algorithms", good)
-    assert v.claim == 3 and v.verdict == claims.REPRODUCED and "0.105" in v.test
-    half = recs(**{"adam-1pct": [0.1, 0.11], "adam-10pct": [0.3, 0.31], "rprop-10pct": [0.05, 0.06]})
+    assert v.claim == 3 and v.verdict == claims.REPRODUCED and "0.103" in v.test
+    half = recs(**{"adam-1pct": [0.1, 0.11, 0.1], "adam-10pct": [0.3, 0.31, 0.3], "rprop-10pct": [0.05, 0.06, 0.05]})
     assert claims.judge("05_3_learning_algorithms", half)[0].verdict == claims.NOT_REPRODUCED
 
 
