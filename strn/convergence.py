@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from scipy import stats
+from .intervals import t_quantile
 
 RULE = ("last {window} epochs (a quarter of the {schedule} schedule's learning-rate mass, at least {min_window}), "
         "least-squares fall against the cumulative rate, one-sided 95% upper bound from the series' own scatter: "
@@ -88,7 +88,7 @@ def settled(fall: float, se: float | None, dof: int, tolerance: float) -> tuple[
     """Is the fall's one-sided ``CONFIDENCE`` upper bound at most ``tolerance``? (and the bound)"""
     if se is None or dof < 1:
         return False, None
-    bound = fall + stats.t.ppf(CONFIDENCE, dof) * se
+    bound = fall + t_quantile(CONFIDENCE, dof) * se
     return bound <= tolerance, bound
 
 
