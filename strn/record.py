@@ -1,13 +1,21 @@
 """The results record (STUDY §6): one builder for every runner, so that an STRN run and a
-frame baseline store the same shape (`strn.results.REQUIRED_KEYS`)."""
+frame baseline store the same shape (`strn.results.REQUIRED_KEYS`); and the rewrite of the
+stored convergence verdicts when the rule changes (no retraining: every record keeps its
+per-epoch history):
+
+    PYTHONPATH=. python -m strn.record results/demo results/gpu
+"""
 from __future__ import annotations
 
+import json
+import sys
 import time
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import results as res
 from .config import RunConfig, config_hash
-from .convergence import convergence, effective_schedule
+from .convergence import VERSION, convergence, effective_schedule, record_convergence
 from .reference import dataset_levels
 
 
@@ -50,3 +58,28 @@ def train_cost(t0: float, train_s: float, frames_trained: int, steps: int, devic
     return {"wall_s": time.perf_counter() - t0 + prior_wall_s, "train_s": train_s,
             "train_frames_per_s": frames_trained / train_s if train_s else None, "optimizer_steps": steps,
             "peak_memory_mb": peak_memory_mb, "device": str(device), **extra}
+
+
+def rewrite_convergence(results_dir: str | Path) -> tuple[int, int]:
+    """Recompute ``metrics.convergence`` and ``metrics.converged`` of every run record under
+    ``results_dir`` with the current rule, in place; (records seen, verdicts changed). Records
+    without a history are left alone."""
+    seen = changed = 0
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or "metrics" not in record or "name" not in record:
+            continue  # a notebook summary, not a run
+        c = record_convergence(record)
+        if c is None or record["metrics"].get("convergence", {}).get("version") == VERSION:
+            continue
+        seen += 1
+        changed += record["metrics"].get("converged") != c["converged"]
+        record["metrics"]["convergence"], record["metrics"]["converged"] = c, c["converged"]
+        res.atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return seen, changed
+
+
+if __name__ == "__main__":
+    for folder in sys.argv[1:] or ["results/demo", "results/gpu"]:
+        n, k = rewrite_convergence(folder)
+        print(f"{folder}: {n} records rejudged by convergence rule version {VERSION}, {k} verdicts changed")

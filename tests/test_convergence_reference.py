@@ -124,3 +124,20 @@ def test_smoke_run_records_convergence_and_levels(tmp_path):
     assert rec["metrics"]["convergence"]["converged"] == rec["metrics"]["converged"]
     assert rec["dataset"]["chance_error"] == pytest.approx(0.75)
     assert rec["dataset"]["single_frame_floor"] == 0.5
+
+
+def test_stored_verdicts_are_rewritten_by_the_current_rule(tmp_path):
+    import json
+
+    from strn.record import rewrite_convergence
+
+    hist = _hist([2.0 - 0.1 * i for i in range(16)], [0.5] * 16)  # the loss still falls fast
+    rec = {"name": "x", "seed": 0, "metrics": {"history": hist, "converged": True, "convergence": {"version": 3}},
+           "dataset": {"n_test_videos": 216}}
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "x__seed0.json").write_text(json.dumps(rec))
+    (tmp_path / "e" / "summary.json").write_text(json.dumps({"experiment": "e", "checks": []}))
+    assert rewrite_convergence(tmp_path) == (1, 1)
+    back = json.loads((tmp_path / "e" / "x__seed0.json").read_text())
+    assert back["metrics"]["converged"] is False and back["metrics"]["convergence"]["version"] == 4
+    assert rewrite_convergence(tmp_path) == (0, 0)  # already current
