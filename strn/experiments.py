@@ -224,12 +224,15 @@ def _connections_label(records: list[dict[str, Any]]) -> str | None:
 
 
 def summary_table(key: str, records: list[dict[str, Any]]):
-    """One line per row: its columns, the thesis error, the reproduced error (mean ± std
-    over seeds), the difference, and the cost."""
+    """One line per row: its columns, the thesis error beside the reproduced error (mean ± std
+    over seeds; never subtracted: the thesis's numbers are UCF-101's, the reproduced ones may be
+    another set's), each row's rank within the table by either, and the cost. Control runs
+    (records with a ``control`` field) are left out. ``.attrs["rank_agreement"]``: `rank_agreement`."""
     exp = get_experiment(key)
     lines = []
     for row in exp.rows:
-        mine = [r for r in records if r.get("name") == row.name or str(r.get("name")).startswith(row.name + "__")]
+        mine = [r for r in records if not r.get("control")
+                and (r.get("name") == row.name or str(r.get("name")).startswith(row.name + "__"))]
         errs = [r["metrics"]["error_rate"] for r in mine]
         m, s = mean_std(errs)
         line = dict(row.columns)
@@ -239,7 +242,6 @@ def summary_table(key: str, records: list[dict[str, Any]]):
             "error (mean)": m,
             "error (std)": s,
             "reproduced": f"{m:.3f} ± {s:.3f}" if mine else "not run",
-            "difference": (m - row.thesis) if (mine and row.thesis is not None) else None,
             "thesis reference": (f"{row.reference:.3f} ({row.reference_note})" if row.reference is not None
                                  else None),
             "connections built": _connections_label(mine),
@@ -249,4 +251,27 @@ def summary_table(key: str, records: list[dict[str, Any]]):
             "train s (mean)": mean_std(r["cost"]["train_s"] for r in mine)[0] if mine else None,
         })
         lines.append(line)
-    return pd.DataFrame(lines)
+    table = pd.DataFrame(lines)
+    ranked = table["thesis error"].notna() & (table["seeds"] > 0)
+    # ranks among the rows that have both numbers (1: the lowest error); ties share the lower rank
+    table["thesis rank"] = table["thesis error"].where(ranked).rank(method="min").astype("Int64")
+    table["reproduced rank"] = table["error (mean)"].where(ranked).rank(method="min").astype("Int64")
+    table.attrs["rank_agreement"] = rank_agreement(table)
+    return table
+
+
+def rank_agreement(table) -> dict[str, Any]:
+    """Do the rows come out in the thesis's order? Kendall's tau (scipy, tau-b) between the
+    thesis errors and the reproduced mean errors over the rows that have both: 1 the same
+    order, -1 reversed, None with fewer than 3 such rows (or all tied)."""
+    from scipy import stats  # local: only tables need it
+
+    both = table[table["thesis error"].notna() & (table["seeds"] > 0)]
+    n = len(both)
+    tau = None
+    if n >= 3:
+        t = stats.kendalltau(both["thesis error"].astype(float), both["error (mean)"].astype(float)).statistic
+        tau = None if t != t else float(t)
+    text = (f"rank agreement with the thesis over {n} rows: Kendall's tau {tau:+.2f}" if tau is not None
+            else f"rank agreement: not computed ({n} rows with both numbers)")
+    return {"kendall_tau": tau, "rows": n, "text": text}
