@@ -83,12 +83,9 @@ def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.op
         # On CUDA the fused kernel: one launch per step instead of several per parameter group.
         fused = bool(params) and all(p.is_cuda for p in params)
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
-    if cfg.optimizer == "rprop":
-        # torch's Rprop reads lr once, for its initial step sizes, then adapts them itself: a
-        # schedule would be recorded but not run, so a configuration that asks for one is refused.
+    if cfg.optimizer == "rprop":  # Rprop reads lr once (its initial step sizes): a schedule would not run
         if cfg.lr_schedule != "constant":
-            raise ValueError(f"train.lr_schedule={cfg.lr_schedule!r} has no effect on Rprop (it reads lr only for its "
-                             "initial step sizes); set train.lr_schedule=constant for optimizer rprop")
+            raise ValueError(f"train.lr_schedule={cfg.lr_schedule!r} has no effect on Rprop; set train.lr_schedule=constant")
         return torch.optim.Rprop(params, lr=cfg.lr)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
