@@ -89,7 +89,7 @@ def _claim1(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
              beats(mean(["block4"], ["avg", "gru"]), mean(["block3"], ["avg", "gru"]), "block4<block3"),
              beats(mean(["block3"], ["avg", "gru"]), mean(["block2"], ["avg", "gru"]), "block3<block2")]
     v, _ = all_of(parts)
-    return v, "; ".join(f"{p.label}: {p.verdict} ({p.text})" for p in parts)
+    return v, "; ".join(p.text if p.verdict == NOT_TESTABLE else f"{p.label}: {p.verdict} ({p.text})" for p in parts)
 
 
 def _claim2(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
@@ -243,6 +243,7 @@ def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
     for cid, text, fn in CLAIMS.get(experiment, []):
         verdict, test, trace = run_traced(fn, normal)
         deciding = [r for r in normal if _same_experiment(r, experiment) and r.get("name") in trace.rows]
+        ran = dict.fromkeys(n for n in trace.rows if any(r.get("name") == n for r in deciding))  # rows not run: none
         converged, bad = _converged(deciding)
         if bad:
             test += "; not converged: " + ", ".join(bad)
@@ -250,9 +251,9 @@ def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
         out.append(Verdict(
             cid, text, verdict, test,
             interval="; ".join(f"{c.label}: {c.interval.text()}" for c in trace.comparisons),
-            converged=converged, leave_one_out=_leave_one_out(fn, normal, trace.rows, verdict),
-            schedule_control=_control(fn, normal, controls, trace.rows, verdict), unconverged=bad,
-            thesis_numbers=_thesis_numbers(deciding, trace.rows),
+            converged=converged, leave_one_out=_leave_one_out(fn, normal, ran, verdict),
+            schedule_control=_control(fn, normal, controls, ran, verdict), unconverged=bad,
+            thesis_numbers=_thesis_numbers(deciding, ran),
             reproduced_numbers="; ".join(f"{c.label}: {c.numbers}" for c in trace.comparisons),
             note=" ".join(notes)))
     return out

@@ -242,3 +242,12 @@ def test_claim6_shows_the_padding_beside_its_verdict():
                         "n_test_sequences": 216 if padded == 228 else 476}
     (v,) = claims.judge("05_6_temporal_context", rs)
     assert "context-5: 228 of 648 videos padded (35%), 1.0 windows per test video" in v.note
+
+
+def test_a_row_that_was_not_run_does_not_blank_the_robustness_columns():
+    """Claim 3 reads the equal-steps row when it was run; without it, leave-one-out still applies."""
+    rs = recs(**{"adam-1pct": [0.10, 0.11, 0.10], "adam-10pct": [0.30, 0.31, 0.30], "rprop-10pct": [0.30, 0.32, 0.30]})
+    for i, r in enumerate(rs):
+        r["seed"] = i % 3
+    (v,) = claims.judge("05_3_learning_algorithms", rs)
+    assert v.verdict == claims.REPRODUCED and v.leave_one_out is not None
