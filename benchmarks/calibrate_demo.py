@@ -98,7 +98,7 @@ def main() -> None:
 
     from strn import synth
     from strn.config import make_config
-    from strn.convergence import convergence
+    from strn.convergence import record_convergence
     from strn.reference import reference_levels
     from strn.run import run
 
@@ -131,7 +131,7 @@ def main() -> None:
                  "pretrain_set": args.pretrain, "row": name, "seed": args.seed, "epochs": args.epochs,
                  "spec": dataclasses.asdict(spec), "config": rec["config"],
                  "history": rec["metrics"]["history"], "error_rate": rec["metrics"]["error_rate"],
-                 "convergence": convergence(rec["metrics"]["history"], n_test_videos=rec["dataset"]["n_test_videos"]),
+                 "convergence": record_convergence(rec),
                  "reference": reference_levels(spec),
                  "train_s": rec["cost"]["train_s"], "wall_s": time.perf_counter() - w0,
                  "cpu_s": cpu_seconds() - c0, "threads": torch.get_num_threads(),

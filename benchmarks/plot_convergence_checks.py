@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from strn.convergence import convergence  # noqa: E402
+from strn.convergence import convergence, effective_schedule, record_convergence  # noqa: E402
 from strn.plots.common import figure_problems, save_figure  # noqa: E402
 
 CHECKS = REPO / "results" / "calibration" / "demo_checks.json"
@@ -47,13 +47,14 @@ def main() -> None:
             n_test = rec["dataset"]["n_test_videos"]
             h = rec["metrics"]["history"]
             ax.plot([e["epoch"] for e in h], [e["test_error"] for e in h], color=colour, lw=1, alpha=0.45,
-                    ls="-" if convergence(h, n_test_videos=n_test)["converged"] else "--",
+                    ls="-" if record_convergence(rec)["converged"] else "--",
                     label=f"seed {seed}, 16 epochs")
             (c,) = [r for r in checks if r["row"] == row and r["seed"] == seed]
             h24 = [{"epoch": i + 1, "train_loss": loss, "test_error": err}
                    for i, (loss, err) in enumerate(zip(c["train_loss"], c["test_error"]))]
             ax.plot(range(1, len(h24) + 1), c["test_error"], color=colour, lw=1.8,
-                    ls="-" if convergence(h24, n_test_videos=n_test)["converged"] else "--",
+                    ls="-" if convergence(h24, n_test_videos=n_test, lr_schedule=effective_schedule(rec["config"]))[
+                        "converged"] else "--",
                     label=f"seed {seed}, 24 epochs")
         ax.axhline(floor, color="tab:red", lw=0.8, ls=":", label="single-frame floor")
         ax.set(title=title, xlabel="epoch", ylabel="test video error", ylim=(0, 0.8))
