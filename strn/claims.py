@@ -210,6 +210,7 @@ def _leave_one_out(fn: Callable, records: list[dict[str, Any]], rows: dict[str, 
             seeds[r["name"]].add(str(r.get("seed")))
     if not seeds or min(len(s) for s in seeds.values()) < 3:
         return None
+
     def without(seed: str) -> list[dict[str, Any]]:
         return [r for r in records if not (r.get("name") in rows and str(r.get("seed")) == seed)]
 
