@@ -176,7 +176,7 @@ def main() -> int:
     ap.add_argument("--deterministic", choices=("profile", "on", "off"), default="profile",
                     help="deterministic CUDA kernels (strn/determinism.py); default: as the profile says")
     ap.add_argument("--no-levers", dest="levers", action="store_false", help="skip the levers phase")
-    ap.add_argument("--levers-budget", type=float, default=40.0, help="seconds for the levers phase")
+    ap.add_argument("--levers-budget", type=float, default=30.0, help="seconds for the levers phase")
     ap.add_argument("--levers-out", type=Path, default=None, help="the levers phase's JSON")
     ap.add_argument("--tune", action="store_true", help="train with the levers measured best (channels_last)")
     ap.add_argument("--no-engine", dest="engine", action="store_false", help="skip the engine measurement")
