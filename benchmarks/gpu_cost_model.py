@@ -23,7 +23,7 @@ mean GPU seconds per stored row, times the rows. The projection is then compared
 minutes of GPU time a 15-minute lease leaves after the machine's start and the transfers, and
 the speed-up the training must get from the levers to fit is stated.
 
-    python benchmarks/gpu_cost_model.py --out results/gpu/cost_model.json
+    python benchmarks/gpu_cost_model.py --out results/gpu/lease/cost_model.json
 """
 from __future__ import annotations
 

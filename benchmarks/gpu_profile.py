@@ -14,7 +14,7 @@ in a deadline and packs what it stored):
    only where it was measured faster; `benchmarks/gpu_cost_model.py` projects the study from it.
 4. ``pretraining``: the stand-in, on the GPU, with the profile's kernel settings
    (`strn.determinism`: deterministic in the gpu profile). Its weights' digest goes into
-   ``<results>/stand_in.json``; where that file exists already (a later lease over stored
+   ``<results>/lease/stand_in.json``; where that file exists already (a later lease over stored
    runs) the new stand-in must have the same digest, else the script stops before training:
    runs from two stand-ins are never mixed.
 5. ``training``: `strn.parallel.train_all` with ``share_gpu``: every run the notebooks ask
@@ -53,14 +53,15 @@ from strn.experiments import EXPERIMENTS  # noqa: E402
 from strn.parallel import experiment_configs, fill_caches, train_all  # noqa: E402
 from strn.paths import usable_cores  # noqa: E402
 from strn.pretrain import load_meta, pretrained_backbone  # noqa: E402
-from strn.results import atomic_write_text  # noqa: E402
+from strn.results import LEASE_DIR, atomic_write_text  # noqa: E402
 from strn.rows import row_config  # noqa: E402
 from strn.run import run  # noqa: E402
 from strn.stacked_run import run_stacked  # noqa: E402
 from strn.synth_files import ensure_synthetic  # noqa: E402
 
 LOG: list[dict] = []
-STAND_IN = "stand_in.json"  # in the results folder: the stand-in every stored run started from
+# the stand-in every stored run started from; beside the lease's logs, where no reader takes it for a run
+STAND_IN = Path(LEASE_DIR) / "stand_in.json"
 
 
 def phase(log_path: Path | None, name: str, t0: float, **info) -> None:
@@ -92,7 +93,7 @@ def records(results_dir: Path) -> dict[str, int]:
 
 
 def stand_in(weights: Path, results_dir: Path, device: str) -> dict:
-    """The stand-in's digest, checked against ``<results>/stand_in.json`` (written when absent)."""
+    """The stand-in's digest, checked against ``<results>/lease/stand_in.json`` (written when absent)."""
     state = torch.load(weights, map_location="cpu", weights_only=True)["model"]
     meta = load_meta(weights)
     made = {"file": weights.name, "digest": determinism.state_digest(state), "device": device,

@@ -43,7 +43,7 @@ def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing
     assert at["preflight"]["stack"] is True  # the stacked smoke job ran on this device
     assert at["training"]["runs"] >= 17 and at["training"]["new_records"] >= 17
     # the stand-in's digest is recorded beside the runs, and this was its first making
-    stand_in = json.loads((tmp_path / "results" / "stand_in.json").read_text())
+    stand_in = json.loads((tmp_path / "results" / "lease" / "stand_in.json").read_text())
     assert stand_in["digest"] == at["pretraining"]["stand_in_digest"] and at["pretraining"]["reproduced"] is None
     levers = json.loads((out / "levers.json").read_text())
     for name in ("default", "toggle_determinism", "no_channels_last", "fp32", "host_frames", "unstacked"):
@@ -73,3 +73,20 @@ def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing
     assert again["pretraining"]["reproduced"] is True
     assert again["pretraining"]["stand_in_digest"] == at["pretraining"]["stand_in_digest"]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "results").glob("*/*.json")} == before
+
+
+def test_a_stand_in_with_another_digest_is_refused(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_profile
+    import torch
+
+    weights = tmp_path / "stills.pt"
+    state = {"w": torch.arange(6, dtype=torch.float32)}
+    torch.save({"model": state, "meta": {"test_accuracy": 0.5}}, weights)
+    first = gpu_profile.stand_in(weights, tmp_path / "results", "cpu")
+    assert first["reproduced"] is None and (tmp_path / "results" / "lease" / "stand_in.json").exists()
+    assert gpu_profile.stand_in(weights, tmp_path / "results", "cpu")["reproduced"] is True
+    state["w"][0] = 0.5
+    torch.save({"model": state, "meta": {}}, weights)
+    other = gpu_profile.stand_in(weights, tmp_path / "results", "cpu")
+    assert other["reproduced"] is False and other["stored_digest"] == first["digest"] != other["digest"]
