@@ -55,7 +55,7 @@ from strn.paths import usable_cores  # noqa: E402
 from strn.pretrain import load_meta, pretrained_backbone  # noqa: E402
 from strn.results import LEASE_DIR, atomic_write_text  # noqa: E402
 from strn.rows import row_config  # noqa: E402
-from strn.run import run  # noqa: E402
+from strn.run import prepare, run  # noqa: E402
 from strn.stacked_run import run_stacked  # noqa: E402
 from strn.synth_files import ensure_synthetic  # noqa: E402
 
@@ -119,8 +119,9 @@ def prepare_data(a: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     configs = experiment_configs(a.profile, device=a.device, data_dir=a.data_dir)
     n_train = fill_caches([c for c, _, _ in configs], a.data_dir, usable_cores())
+    base = len(prepare(make_config(a.profile), a.data_dir, progress=False).train)  # the rate-10, T = 2 set
     a.log.write_text(json.dumps({"synthetic_s": round(t1 - t0, 1), "caches_s": round(time.perf_counter() - t1, 1),
-                                 "data_keys": len(n_train), "n_train_max": max(n_train.values())}))
+                                 "data_keys": len(n_train), "n_train_base": base}))
     return 0
 
 
@@ -130,7 +131,7 @@ def levers_phase(a: argparse.Namespace, n: int) -> dict:
     from strn.engine import step_size
 
     cfg = make_config(a.profile)  # the profile's base: its 1% step and micro-batch size
-    # n: the largest training set of the study, so ``small`` is its largest 1% step
+    # n: the training set of most runs (the profile's base), so ``small`` is their 1% step
     small = step_size(n, cfg.train.update_every)
     large = max(cfg.train.batch_size, small + 2) if a.device.startswith("cuda") else small * 2
     out = gpu_levers.measure(a.profile, a.device, (small, large), budget_s=a.levers_budget)
@@ -228,7 +229,7 @@ def main() -> int:
         return 4
 
     if a.levers:
-        lv = levers_phase(a, prepared["n_train_max"])
+        lv = levers_phase(a, prepared["n_train_base"])
         determinism.configure(channels_last=lv["channels_last_chosen"])
         phase(a.log, "levers", t0, channels_last=lv["channels_last_chosen"], speedups={
             k: round(r["speedup_small"], 3) for k, r in lv["settings"].items() if "speedup_small" in r},
