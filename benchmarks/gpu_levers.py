@@ -42,7 +42,8 @@ from strn.engine import autocast, make_optimizer, place_model
 from strn.model import build_model
 from strn.model.stacked import stack_inputs, stack_models
 
-SETTINGS = ("default", "toggle_determinism", "no_channels_last", "fp32", "host_frames", "unstacked", "cuda_graph")
+# most telling first: the budget skips the last
+SETTINGS = ("default", "cuda_graph", "unstacked", "toggle_determinism", "host_frames", "no_channels_last", "fp32")
 
 
 def _sync(device: torch.device) -> None:
@@ -50,46 +51,55 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_step(profile: str, device: torch.device, batch: int, *, k: int = 3, amp: bool = True,
-              host_frames: bool = False, graph: bool = False) -> Callable[[], None]:
-    """One micro-batch that ends an optimiser step of ``k`` stacked seeds of the profile's
-    thesis model (T = 2), on random uint8 frames of the profile's size."""
+def make_steps(profile: str, device: torch.device, batches: tuple[int, ...], *, k: int = 3, amp: bool = True,
+               host_frames: bool = False, graph: bool = False) -> list[Callable[[], None]]:
+    """For each micro-batch size of ``batches`` (sequences), one micro-batch that ends an
+    optimiser step of ``k`` stacked seeds of the profile's thesis model (T = 2), on random
+    uint8 frames of the profile's size. One model for all sizes (building it takes seconds),
+    except with ``graph``: a captured graph has one input shape, so one model per size."""
     cfg = make_config(profile)
     d, m = cfg.data, cfg.model
-    torch.manual_seed(0)
-    models = [build_model("strn", num_classes=12, seq_len=d.seq_len, backbone=m.backbone, width=m.width)
-              for _ in range(k)]
-    model = place_model(stack_models(models) if k > 1 else models[0], device).train()
-    opt = make_optimizer(list(model.parameters()), cfg.train)
-    pool = torch.randint(0, 256, (4 * batch, d.seq_len, 3, d.size, d.size), dtype=torch.uint8)
-    pool = pool.pin_memory() if host_frames and device.type == "cuda" else pool if host_frames else pool.to(device)
-    y = torch.randint(0, 12, (batch, k), device=device)
-    gen = torch.Generator().manual_seed(0)
-    i = [0]
 
-    def inputs() -> torch.Tensor:
-        s = (i[0] % 4) * batch
-        i[0] += 1
-        frames = pool[s:s + batch].to(device, non_blocking=True)
-        return stack_inputs([to_input(crop_batch(frames, d.crop, gen, d.flip), device) for _ in range(k)])
+    def model_and_optimizer():
+        torch.manual_seed(0)
+        models = [build_model("strn", num_classes=12, seq_len=d.seq_len, backbone=m.backbone, width=m.width)
+                  for _ in range(k)]
+        model = place_model(stack_models(models) if k > 1 else models[0], device).train()
+        return model, make_optimizer(list(model.parameters()), cfg.train)
 
     def ctx():  # a captured graph replays autocast's casts: its weight cache must be off
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp, cache_enabled=False) if graph else \
             autocast(device, amp)
 
-    forward = model
-    if graph:
-        with ctx():
-            forward = torch.cuda.make_graphed_callables(model, (inputs(),))
+    shared = None if graph else model_and_optimizer()
+    steps = []
+    for batch in batches:
+        model, opt = shared or model_and_optimizer()
+        pool = torch.randint(0, 256, (4 * batch, d.seq_len, 3, d.size, d.size), dtype=torch.uint8)
+        pool = (pool.pin_memory() if device.type == "cuda" else pool) if host_frames else pool.to(device)
+        y = torch.randint(0, 12, (batch, k), device=device)
+        gen = torch.Generator().manual_seed(0)
 
-    def step() -> None:
-        with ctx():
-            logits = forward(inputs()).float().unflatten(1, (k, -1))
-            loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").sum(0)
-        (loss.sum() / batch).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=False if graph else True)
-    return step
+        def inputs(pool=pool, batch=batch, gen=gen, i=[0]) -> torch.Tensor:  # noqa: B006 - the counter
+            s = (i[0] % 4) * batch
+            i[0] += 1
+            frames = pool[s:s + batch].to(device, non_blocking=True)
+            return stack_inputs([to_input(crop_batch(frames, d.crop, gen, d.flip), device) for _ in range(k)])
+
+        forward = model
+        if graph:
+            with ctx():
+                forward = torch.cuda.make_graphed_callables(model, (inputs(),))
+
+        def step(forward=forward, opt=opt, y=y, batch=batch, inputs=inputs) -> None:
+            with ctx():
+                logits = forward(inputs()).float().unflatten(1, (k, -1))
+                loss = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").sum(0)
+            (loss.sum() / batch).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=not graph)
+        steps.append(step)
+    return steps
 
 
 def time_step(step: Callable[[], None], device: torch.device, warmup: int, reps: int) -> float:
@@ -139,9 +149,9 @@ def measure(profile: str, device: str, batches: tuple[int, int], *, warmup: int 
         try:
             with _settings(deterministic=det, channels_last=False if name == "no_channels_last" else None):
                 row["deterministic"] = determinism.deterministic()
-                for b in batches:
-                    step = make_step(profile, dev, b, k=k, amp=name != "fp32", host_frames=name == "host_frames",
-                                     graph=name == "cuda_graph")
+                steps = make_steps(profile, dev, batches, k=k, amp=name != "fp32", host_frames=name == "host_frames",
+                                   graph=name == "cuda_graph")
+                for b, step in zip(batches, steps):
                     row[f"s_at_{b}"] = time_step(step, dev, warmup, reps)
         except Exception as e:  # noqa: BLE001 - one lever failing must not cost the others (or the lease)
             row["error"] = f"{type(e).__name__}: {e}"[:500]
