@@ -23,11 +23,11 @@ def _lease(tmp_path: Path, out: Path, data: Path, args: str = "") -> subprocess.
     for name in ("gpu_profile.py", "gpu_profile.sh", "gpu_levers.py", "bench_gpu.py", "bench_model.py"):
         (work / "benchmarks" / name).write_bytes((ROOT / "benchmarks" / name).read_bytes())
     env = dict(os.environ, OMP_NUM_THREADS="1", STRN_QUIET="1", MPLBACKEND="Agg", PROFILE="smoke", DEVICE="cpu",
-               JOBS="2", OUT=str(out), DATA=str(data), PY=sys.executable, DEADLINE="900", PYTHONPATH=str(ROOT),
+               JOBS="2", OUT=str(out), DATA=str(data), PY=sys.executable, DEADLINE="1500", PYTHONPATH=str(ROOT),
                RESULTS=str(tmp_path / "results"), FIGURES=str(tmp_path / "figures"),
                ARGS=f"--loader-workers 2 --levers-budget 20 {args}")
     proc = subprocess.run(["bash", "benchmarks/gpu_profile.sh"], cwd=work, capture_output=True, text=True,
-                          env=env, timeout=1200)
+                          env=env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "study exit status 0" in proc.stdout, proc.stdout[-3000:]
     return proc
