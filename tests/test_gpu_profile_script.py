@@ -25,7 +25,7 @@ def _lease(tmp_path: Path, out: Path, data: Path, args: str = "") -> subprocess.
     env = dict(os.environ, OMP_NUM_THREADS="1", STRN_QUIET="1", MPLBACKEND="Agg", PROFILE="smoke", DEVICE="cpu",
                JOBS="2", OUT=str(out), DATA=str(data), PY=sys.executable, DEADLINE="1500", PYTHONPATH=str(ROOT),
                RESULTS=str(tmp_path / "results"), FIGURES=str(tmp_path / "figures"),
-               ARGS=f"--loader-workers 2 --levers-budget 20 {args}")
+               ARGS=f"--loader-workers 2 --levers-budget 900 {args}")
     proc = subprocess.run(["bash", "benchmarks/gpu_profile.sh"], cwd=work, capture_output=True, text=True,
                           env=env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -40,6 +40,7 @@ def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing
     at = {p["phase"]: p for p in phases}
     assert [p["phase"] for p in phases] == ["start", "preflight", "pretraining", "synthetic set and frame caches",
                                             "levers", "training", "engine", "report"]
+    assert at["synthetic set and frame caches"]["data_keys"] >= 2
     assert at["preflight"]["stack"] is True  # the stacked smoke job ran on this device
     assert at["training"]["runs"] >= 17 and at["training"]["new_records"] >= 17
     # the stand-in's digest is recorded beside the runs, and this was its first making
@@ -67,7 +68,7 @@ def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing
     # Again over its own results, from a fresh data folder (the stand-in made anew): nothing trains.
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "results").glob("*/*.json")}
     out2 = tmp_path / "out2"
-    _lease(tmp_path, out2, tmp_path / "data2", "--no-levers --no-engine --no-report")
+    _lease(tmp_path, out2, tmp_path / "data2", "--no-stack --no-levers --no-engine --no-report")
     again = {p["phase"]: p for p in json.loads((out2 / "phases.json").read_text())}
     assert again["training"]["new_records"] == 0
     assert again["pretraining"]["reproduced"] is True
