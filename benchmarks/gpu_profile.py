@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def stand_in(weights: Path, results_dir: Path, device: str) -> dict:
 def prepare_data(a: argparse.Namespace) -> int:
     """The synthetic set (one process per core) and every frame cache the runs read (as many
     decoding processes); prints its seconds and the largest training set as one JSON line."""
+    os.nice(5)  # below the process that feeds the GPU meanwhile (its kernel launches need a core); workers inherit it
     t0 = time.perf_counter()
     ensure_synthetic(a.profile, a.data_dir)
     t1 = time.perf_counter()
