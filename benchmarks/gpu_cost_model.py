@@ -44,7 +44,7 @@ from strn.rows import row_config  # noqa: E402
 BUDGET_S = 540.0  # 9 minutes of GPU time: a 15-minute lease less start-up (~2-4 min) and transfers
 LEASE_JOBS = 10  # processes sharing the GPU in the first lease (results/gpu/README.md)
 ENGINE_S = 20.0  # the engine phase: two bench_gpu.engine rows (~4 s warm-up, ~2-5 s timed each)
-LEVERS_S = 30.0  # the levers phase's budget (gpu_profile.py --levers-budget)
+LEVERS_S = 40.0  # the levers phase's budget (gpu_profile.py --levers-budget)
 GRAPH_FIXED_S = 0.0015  # assumed fixed seconds per micro-batch with the step captured as a CUDA graph
 REPORT_S_DEFAULT = 90.0  # the report phase when no dry run is given: notebooks over stored runs, CPU work
 

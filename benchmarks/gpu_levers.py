@@ -14,7 +14,8 @@ part (kernel launches, per micro-batch) and a part per frame (arithmetic):
 Settings (each one lever changed from ``default``: the profile's determinism, channels_last,
 bf16 autocast, frames already on the device, the K seeds stacked):
 
-* ``deterministic`` / ``nondeterministic``: the other determinism setting (its cost);
+* ``toggle_determinism``: the other determinism setting (its cost); for it and ``default``
+  also whether a few steps done twice give bit-identical weights (``repeatable``);
 * ``no_channels_last``; ``fp32`` (autocast off; the study's runs keep ``train.amp``, which is
   part of their configuration hash, so this is measured, not switched);
 * ``host_frames``: frames copied from pinned host memory every micro-batch (the loader's path)
@@ -98,8 +99,23 @@ def make_steps(profile: str, device: torch.device, batches: tuple[int, ...], *, 
             (loss.sum() / batch).backward()
             opt.step()
             opt.zero_grad(set_to_none=not graph)
+        step.model = model  # type: ignore[attr-defined] - for `repeatable`
         steps.append(step)
     return steps
+
+
+def repeatable(profile: str, device: torch.device, batch: int, n_steps: int = 4) -> bool:
+    """Whether ``n_steps`` optimiser steps from the same initialisation on the same frames, done
+    twice, give bit-identical weights (`strn.determinism.state_digest`) under this process's
+    kernel settings: what a rerun of the study on this card would give."""
+    digests = []
+    for _ in range(2):
+        torch.manual_seed(0)  # the frames and labels too
+        step = make_steps(profile, device, (batch,))[0]
+        for _ in range(n_steps):
+            step()
+        digests.append(determinism.state_digest(step.model.state_dict()))
+    return digests[0] == digests[1]
 
 
 def time_step(step: Callable[[], None], device: torch.device, warmup: int, reps: int) -> float:
@@ -153,6 +169,8 @@ def measure(profile: str, device: str, batches: tuple[int, int], *, warmup: int 
                                    graph=name == "cuda_graph")
                 for b, step in zip(batches, steps):
                     row[f"s_at_{b}"] = time_step(step, dev, warmup, reps)
+                if name in ("default", "toggle_determinism"):
+                    row["repeatable"] = repeatable(profile, dev, batches[0])
         except Exception as e:  # noqa: BLE001 - one lever failing must not cost the others (or the lease)
             row["error"] = f"{type(e).__name__}: {e}"[:500]
             out["settings"][name] = row

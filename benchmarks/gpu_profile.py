@@ -180,7 +180,7 @@ def main() -> int:
     ap.add_argument("--deterministic", choices=("profile", "on", "off"), default="profile",
                     help="deterministic CUDA kernels (strn/determinism.py); default: as the profile says")
     ap.add_argument("--no-levers", dest="levers", action="store_false", help="skip the levers phase")
-    ap.add_argument("--levers-budget", type=float, default=30.0, help="seconds for the levers phase")
+    ap.add_argument("--levers-budget", type=float, default=40.0, help="seconds for the levers phase")
     ap.add_argument("--levers-out", type=Path, default=None, help="the levers phase's JSON")
     ap.add_argument("--tune", action="store_true", help="train with the levers measured best (channels_last)")
     ap.add_argument("--no-engine", dest="engine", action="store_false", help="skip the engine measurement")
@@ -233,7 +233,8 @@ def main() -> int:
     if a.levers:
         lv = levers_phase(a, prepared["n_train_base"])
         determinism.configure(channels_last=lv["channels_last_chosen"])
-        phase(a.log, "levers", t0, channels_last=lv["channels_last_chosen"], speedups={
+        phase(a.log, "levers", t0, channels_last=lv["channels_last_chosen"], repeatable={
+            k: r["repeatable"] for k, r in lv["settings"].items() if "repeatable" in r}, speedups={
             k: round(r["speedup_small"], 3) for k, r in lv["settings"].items() if "speedup_small" in r},
             errors={k: r["error"] for k, r in lv["settings"].items() if "error" in r}, skipped=lv["skipped"])
     before = records(results_dir)

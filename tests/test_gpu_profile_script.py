@@ -52,6 +52,7 @@ def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing
         assert "error" not in row, row
         assert row["fixed_s"] >= 0 and row["per_frame_s"] >= 0
     assert levers["settings"]["toggle_determinism"]["deterministic"] is not levers["deterministic_default"]
+    assert levers["settings"]["default"]["repeatable"] is True  # a CPU repeats itself
     engine = json.loads((out / "gpu_engine.json").read_text())
     assert [r["workers"] for r in engine["rows"]] == [0, 2] and engine["loader_ratio"] > 0
     with tarfile.open(out / "results_smoke.tar.gz") as tar:
