@@ -43,6 +43,7 @@ from typing import Any
 
 import torch
 
+from . import determinism
 from .config import RunConfig, config_from_dict, config_hash
 from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, run_experiment
 from .frame_baselines import missing_seeds, prepare_shared, run_baselines
@@ -190,6 +191,7 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     if jobs <= 1 or (on_gpu and not share_gpu):
         return 0
     results_dir = Path(results_dir or default_results_dir(profile))
+    determinism.configure_for_profile(profile)  # before any CUDA work; the spawned workers inherit it
     configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
     todo = [(c, t, th) for c, t, th in configs if find_cached(results_dir, c) is None]
     base_todo = baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir) if baselines else []

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from . import synth
+from . import determinism, synth
 from .config import TrainConfig
 from .data.transforms import to_input
 from .engine import fit_source
@@ -273,6 +273,7 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
     path = Path(data_dir or default_data_dir()) / "pretrained" / checkpoint_name(spec)
 
     def train() -> dict[str, Any]:
+        determinism.configure_for_profile(profile)  # a GPU-made stand-in is then the same when made again
         net, meta = train_on_stills(spec, device, progress)
         return {"model": net.state_dict(), "meta": meta}
 
