@@ -36,6 +36,9 @@ class Profile:
     baseline_train: Mapping[str, Any]
     finetune: FinetuneSettings  # Table 5.2's frame finetuning
     technical: Mapping[str, int] = field(default_factory=dict)  # notebook 03's problem sizes (strn.technical)
+    # Train each claim's deciding rows once more, one seed, with 1.5x the epochs (the
+    # schedule-length control, strn.rows.control_config): the verdicts' robustness check.
+    controls: bool = True
 
 
 # Notebook 03 (strn/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
@@ -133,6 +136,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         baseline_train={"train": {"epochs": 30, "batch_size": 64}},
         finetune=FinetuneSettings(epochs=1, batch_size=64),
         technical=_TECHNICAL_DEMO,
+        # off: on UCF-101 the controls are 14 more configurations at 1.5x the epochs, days of a
+        # GPU; `strn.experiments.run_experiment(..., controls=True)` trains them when wanted
+        controls=False,
     ),
 )}
 

@@ -14,7 +14,7 @@ from . import claims, experiments
 from .paths import NOTEBOOKS_DIR, default_results_dir
 from .notebook_runs import MASTER, execute, numbered_notebooks, run_notebooks  # noqa: F401 - the master's API
 from .notebook_runs import at_a_time, wall_seconds  # noqa: F401 - the master's API
-from .results import atomic_write_text, load_results
+from .results import atomic_write_text, load_results, table_records
 
 
 def status_frame(runs: list[dict[str, Any]]):
@@ -240,6 +240,7 @@ def _converged(records: list[dict[str, Any]]) -> str:
 def experiment_table(key: str, records: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The rows of one experiment as the report shows them: row | thesis | reproduced mean ±
     std | seeds | difference | converged (strings, formatted)."""
+    records = table_records(records)  # control runs are no table row
     t = experiments.summary_table(key, records)
     exp = experiments.get_experiment(key)
     rows = []
