@@ -148,12 +148,16 @@ def _load(out: Path, profile: str) -> dict[str, Any]:
 
 def calibrate(profile: str, *, names: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1, 2),
               work: str | Path = "/tmp/strn-calibration", out: str | Path | None = None,
-              data_dir: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
-    """Train each candidate (``names``; default all of the profile's) on every calibration row
-    for ``seeds`` (stacked) on validation, merge them into ``out`` (default
+              data_dir: str | Path | None = None, device: str = "auto",
+              extra: Mapping[str, Mapping[str, Any]] | None = None, info: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """Train each candidate (``names``; default all of the profile's and ``extra``'s) on every
+    calibration row for ``seeds`` (stacked) on validation, merge them into ``out`` (default
     results/calibration/validation.json; a candidate run again replaces its entry) and choose
-    among all candidates there by ``RULE``."""
-    known = candidates(profile)
+    among all candidates there by ``RULE``. ``extra``: candidates a caller defines (name ->
+    overrides; benchmarks/calibrate_demo.py's data designs); ``info``: what else each entry
+    records (its synthetic set)."""
+    known = {**candidates(profile), **(extra or {})}
     names = list(names or known)
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -168,7 +172,8 @@ def calibrate(profile: str, *, names: Sequence[str] | None = None, seeds: Sequen
         for exp, row in ROWS:
             cfgs = [validation_config(profile, known[name], exp, row, s, label=name, device=device) for s in seeds]
             runs += [run_entry(r) for r in _run_seeds(cfgs, results_dir, data_dir)]
-        entries[name] = {"overrides": known[name], "selected_on": SELECTED_ON, "runs": runs, **score(runs)}
+        entries[name] = {"overrides": known[name], "selected_on": SELECTED_ON, "runs": runs, **score(runs),
+                         **dict(info or {})}
     chosen, why = choose(entries)
     data = {"profile": profile, "selected_on": SELECTED_ON, "val_share": VAL_SHARE, "val_split_seed": VAL_SPLIT_SEED,
             "rule": RULE, "rows": [f"{e}/{r}" for e, r in ROWS], "candidates": entries, "chosen": chosen,

@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .results import mean_std
+from .results import mean_std, table_records
 from .rows import feature_row_name
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -237,6 +237,7 @@ def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
     """Every claim of ``experiment``; a claim's deciding runs are the experiment's runs of the
     rows its comparisons read."""
     out = []
+    records = table_records(records)  # a control run is no extra seed of its row (nor a deciding run)
     for cid, text, fn in CLAIMS.get(experiment, []):
         token = _asked.set(set())
         try:

@@ -108,3 +108,14 @@ def test_smoke_run_makes_a_marked_control_beside_the_row_and_reads_both_back(tmp
     assert res.find_same_config(tmp_path / "results", experiments.run_config(
         EXPERIMENTS["05_7_splits_and_sota"], EXPERIMENTS["05_7_splits_and_sota"].rows[-1], "smoke", 0,
         "cpu"))["config_hash"] == n["config_hash"]
+
+
+def test_claims_count_no_control_as_a_seed_of_its_row():
+    from strn.claims import judge
+
+    recs = [dict(_fake("split-1", 0.2), experiment="05_7_splits_and_sota"),
+            dict(_fake("frame-average", 0.5), experiment="05_7_splits_and_sota")]
+    flipped = [dict(_fake("split-1", 0.9, SCHEDULE_LENGTH), experiment="05_7_splits_and_sota",
+                    metrics={"error_rate": 0.9, "converged": False})]
+    assert [v.verdict for v in judge("05_7_splits_and_sota", recs + flipped)] == \
+        [v.verdict for v in judge("05_7_splits_and_sota", recs)] == ["reproduced"]
