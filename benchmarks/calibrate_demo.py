@@ -1,6 +1,6 @@
 """Calibrate the demo's data design on validation: a thin caller of `strn.calibrate`.
 
-`strn calibrate recipes` chooses among configuration recipes (strn/calibrate.py CANDIDATES).
+`strn calibrate recipes` chooses among configuration recipes (each profile's `calibration`, strn/profiles.py).
 A data design (the synthetic set's spec, the stand-in pretraining) is not a configuration
 field, so this script makes one a candidate: it swaps the demo's set and pretraining for this
 process only (as the earlier test-error calibration did), then calls `strn.calibrate.calibrate`

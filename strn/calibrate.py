@@ -37,6 +37,7 @@ from .config import ConfigError, RunConfig, make_config
 from .data.ucf101 import VAL_SPLIT_SEED
 from .experiments import get_experiment
 from .paths import REPO_ROOT
+from .profiles import get_profile
 from .results import atomic_write_text, mean_std
 from .rows import deep_merge
 from .stacked_run import run_stacked
@@ -53,24 +54,12 @@ RULE = ("eligible: candidates all of whose runs converged (else all, said so); s
         "row's mean validation error over seeds + std over seeds of identity-98-104's validation error; lowest "
         f"score wins, scores within {TIE} are a tie broken by fewest training frames, then name")
 
-# Candidate recipes per profile: overrides of the profile's configuration (nothing here reads
-# a profile's name to branch; a profile without an entry has only its current recipe).
-CANDIDATES: dict[str, dict[str, Mapping[str, Any]]] = {
-    "smoke": {"current": {}, "lr-1e-3": {"train": {"lr": 1e-3}}},
-    "demo": {
-        "current": {},
-        "lr-4e-3": {"train": {"lr": 4e-3}},
-        "lr-1.6e-2": {"train": {"lr": 1.6e-2}},
-        "epochs-24": {"train": {"epochs": 24}},
-        "width-16": {"model": {"width": 16}},
-    },
-}
 _FORBIDDEN = ("eval_subset", "val_fraction", "split")  # what a candidate may not change: the validation set
 
 
 def candidates(profile: str) -> dict[str, Mapping[str, Any]]:
-    """The candidate recipes of ``profile`` (``CANDIDATES``; "current" alone where none is listed)."""
-    return dict(CANDIDATES.get(profile, {"current": {}}))
+    """The candidate recipes of ``profile`` (its ``calibration`` in strn/profiles.py)."""
+    return dict(get_profile(profile).calibration)
 
 
 def validation_config(profile: str, candidate: Mapping[str, Any], experiment: str, row: str, seed: int,
@@ -162,7 +151,7 @@ def calibrate(profile: str, *, names: Sequence[str] | None = None, seeds: Sequen
     unknown = [n for n in names if n not in known]
     if unknown:
         raise KeyError(f"calibration candidate(s) {', '.join(unknown)} unknown for profile {profile!r}; known: "
-                       f"{', '.join(known)} (strn/calibrate.py CANDIDATES)")
+                       f"{', '.join(known)} (strn/profiles.py calibration)")
     out = Path(out or CALIBRATION_DIR / "validation.json")
     data = _load(out, profile)
     entries = dict(data.get("candidates", {}))
@@ -193,7 +182,7 @@ def identity_seeds(profile: str, n_seeds: int = 10, *, candidate: str = "current
     known = candidates(profile)
     if candidate not in known:
         raise KeyError(f"calibration candidate {candidate!r} unknown for profile {profile!r}; known: "
-                       f"{', '.join(known)} (strn/calibrate.py CANDIDATES)")
+                       f"{', '.join(known)} (strn/profiles.py calibration)")
     cfgs = [validation_config(profile, known[candidate], *THESIS_MODEL, s, label=candidate, device=device)
             for s in range(n_seeds)]
     runs = [run_entry(r) for r in _run_seeds(cfgs, Path(work) / profile, data_dir)]

@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
                         "identity 98-104 over --n-seeds seeds")
     k.add_argument("--profile", choices=PROFILES, default="demo")
-    k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/calibrate.py CANDIDATES); "
+    k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "
                                                      "default: all (recipes), current (identity-seeds)")
     k.add_argument("--seeds", default=None, help="recipes: comma-separated seeds, default 0,1,2")
     k.add_argument("--n-seeds", type=int, default=10, help="identity-seeds: seeds 0..N-1 (default 10)")

@@ -9,6 +9,10 @@ configuration hash, `strn.run.run`), so their tables and figures are what they w
 without it. It is an ordering of the same work, never a different work: each job is exactly
 ``run(cfg)`` for a configuration some notebook asks for, with the same seed.
 
+The schedule-length control runs (`strn.rows.control_config`: each claim's deciding rows once
+more, one seed, 1.5x the epochs) are configurations like any other here: `experiment_configs`
+lists them where the profile's ``controls`` is on, and `all_stored` waits for them too.
+
 The frame baselines of Tables 5.1/5.2 (notebook 05.2, `strn.frame_baselines`) are trained in
 the same pool, one job per seed (its finetuning and its 16 feature classifiers), after the STRN
 runs: they are short and fill the pool's tail instead of running one after another inside the

@@ -39,6 +39,9 @@ class Profile:
     # Train each claim's deciding rows once more, one seed, with 1.5x the epochs (the
     # schedule-length control, strn.rows.control_config): the verdicts' robustness check.
     controls: bool = True
+    # Candidate recipes of `strn calibrate recipes` (strn/calibrate.py: chosen on validation by
+    # its written rule): name -> overrides of this profile's configuration.
+    calibration: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"current": {}})
 
 
 # Notebook 03 (strn/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
@@ -79,6 +82,9 @@ _DEMO = Profile(
     baseline_train={"train": {"epochs": 40, "batch_size": 16}},
     finetune=FinetuneSettings(epochs=3, batch_size=32),
     technical=_TECHNICAL_DEMO,
+    # the recipe as it is, and one step either way in rate, epochs and width
+    calibration={"current": {}, "lr-4e-3": {"train": {"lr": 4e-3}}, "lr-1.6e-2": {"train": {"lr": 1.6e-2}},
+                 "epochs-24": {"train": {"epochs": 24}}, "width-16": {"model": {"width": 16}}},
 )
 
 
@@ -96,6 +102,7 @@ _GPU = dataclasses.replace(
     synth={**_DEMO.synth, "n_groups": 108, "size": 112},
     # the stand-in for ImageNet at the network's width and input size (seconds on a GPU)
     pretrain={"width": 64, "size": 112, "n_train": 8000, "n_test": 800},
+    calibration={"current": {}},
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -113,6 +120,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         baseline_train={"train": {"epochs": 15, "batch_size": 8}},
         finetune=FinetuneSettings(epochs=3, batch_size=16),
         technical=_TECHNICAL_SMOKE,
+        calibration={"current": {}, "lr-1e-3": {"train": {"lr": 1e-3}}},
     ),
     _DEMO,
     _GPU,
