@@ -106,6 +106,26 @@ def _run(a: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(a: argparse.Namespace) -> int:
+    from .calibrate import calibrate, identity_seeds  # local: torch and the experiments
+    from .notebook import parse_seeds
+
+    if a.what == "identity-seeds":
+        d = identity_seeds(a.profile, a.n_seeds, candidate=a.candidate or "current", work=a.work, out=a.out,
+                           data_dir=a.data_dir, device=a.device)
+        print(f"identity-98-104 on validation over {d['n_seeds']} seeds: {d['mean']:.3f} ± {d['std']:.3f} "
+              f"(min {d['min']:.3f}, max {d['max']:.3f})")
+        return 0
+    d = calibrate(a.profile, names=a.candidate.split(",") if a.candidate else None,
+                  seeds=parse_seeds(a.seeds) or [0, 1, 2], work=a.work, out=a.out, data_dir=a.data_dir,
+                  device=a.device)
+    for name, c in sorted(d["candidates"].items(), key=lambda kv: kv[1]["score"]):
+        print(f"{name:16s} score {c['score']:.3f}  converged {'yes' if c['all_converged'] else 'no'}  "
+              + "  ".join(f"{r} {v['mean']:.3f}±{v['std']:.3f}" for r, v in c["per_row"].items()))
+    print(f"chosen on validation: {d['chosen']} ({d['why']})")
+    return 0
+
+
 def _evaluate(a: argparse.Namespace) -> int:
     from .inference import evaluate_trained  # local: torch
 
@@ -177,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set train.epochs=2 (repeatable)")
     e.set_defaults(func=_run)
+
+    k = sub.add_parser("calibrate", help="choose a profile's recipe on held-out training groups (never the test "
+                                         "split), or measure the thesis model's seed spread there")
+    k.add_argument("what", choices=("recipes", "identity-seeds"),
+                   help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
+                        "identity 98-104 over --n-seeds seeds")
+    k.add_argument("--profile", choices=PROFILES, default="demo")
+    k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "
+                                                     "default: all (recipes), current (identity-seeds)")
+    k.add_argument("--seeds", default=None, help="recipes: comma-separated seeds, default 0,1,2")
+    k.add_argument("--n-seeds", type=int, default=10, help="identity-seeds: seeds 0..N-1 (default 10)")
+    k.add_argument("--work", default="/tmp/strn-calibration", help="where the calibration runs are stored")
+    k.add_argument("--out", default=None, help="default: results/calibration/validation.json or identity_seeds.json")
+    k.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+    k.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
+    k.set_defaults(func=_calibrate)
 
     v = sub.add_parser("evaluate", help="evaluate a trained model again on its test split (writes no results)")
     v.add_argument("path", type=Path, help="a results JSON or its checkpoint (.pt)")

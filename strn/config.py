@@ -33,6 +33,10 @@ class DataConfig:
     crop: int = 48  # network input side (random crop for training, center crop for eval)
     flip: bool = False  # random horizontal flip; off by default: it swaps left/right motion classes
     val_fraction: float = 0.0  # whole groups of the train list held out for validation
+    # What a run is evaluated on: "test" (the split's test list), or "val": the held-out groups
+    # (val_fraction > 0, drawn with VAL_SPLIT_SEED whatever the training seed), the test list
+    # never read (calibration, strn/calibrate.py)
+    eval_subset: str = "test"
     on_bad_video: str = "skip"  # "skip" (listed in results as skipped_videos) or "raise"
     num_workers: int = 0  # DataLoader workers, and processes decoding into the frame cache on a first run
     cache_codec: str = "raw"  # frame cache entries: "raw" (decoded frames) or "jpeg90" (JPEG q90: 6.4x smaller,
@@ -73,6 +77,9 @@ class TrainConfig:
 class RunConfig:
     experiment: str = "adhoc"
     name: str = "run"  # the configuration's label within its experiment (a table row)
+    # "" for a table row's run; "schedule-length" for its control run (1.5x the epochs,
+    # strn.experiments.control_config): never a table row, never reused for one
+    control: str = ""
     profile: str = "demo"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -92,6 +99,8 @@ _CHOICES = {
     "data.split": (1, 2, 3),
     "data.on_bad_video": ("skip", "raise"),
     "data.cache_codec": ("raw", "jpeg90"),
+    "data.eval_subset": ("test", "val"),
+    "control": ("", "schedule-length"),
     "model.kind": ("strn", "frame_avg", "feat_avg", "feat_gru"),
     "model.connection": ("identity", "conv", "conv_relu"),
     "train.optimizer": ("adam", "rprop", "sgd"),
@@ -99,7 +108,9 @@ _CHOICES = {
 }
 # Fields added after results were stored: left out of the hash while they hold these values,
 # so every configuration that existed before them keeps its hash (and its stored results).
-_HASHED_UNLESS = {"train.lr_schedule": "constant", "data.cache_codec": "raw"}
+_HASHED_UNLESS = {"train.lr_schedule": "constant", "data.cache_codec": "raw", "data.eval_subset": "test",
+                  # hashed: a control run is never found for, nor reused as, a table row's run
+                  "control": ""}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
 
 
@@ -155,6 +166,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"'train.update_every' is a fraction of the training data in (0, 1], got {cfg.train.update_every!r}")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ConfigError(f"'data.val_fraction' must be in [0, 1), got {cfg.data.val_fraction!r}")
+    if cfg.data.eval_subset == "val" and cfg.data.val_fraction <= 0:
+        raise ConfigError("'data.eval_subset' is 'val' but 'data.val_fraction' is 0: set a share of training "
+                          "groups to hold out, e.g. data.val_fraction=0.1667")
     if not math.isfinite(cfg.train.lr) or cfg.train.lr <= 0:
         raise ConfigError(f"'train.lr' must be positive and finite, got {cfg.train.lr!r}")
     _check_reliability_ranges(cfg)

@@ -16,7 +16,7 @@ no autotuning. On a CPU none of this changes anything (a CPU run is already repe
 fixed thread count), so it is applied on CUDA devices only.
 
 The settings travel to `strn.parallel`'s spawned workers through the environment
-(``STRN_DETERMINISTIC``, ``STRN_CHANNELS_LAST``), which `strn.engine.place_model` reads when
+(``STRN_DETERMINISTIC``, ``STRN_CHANNELS_LAST``), which `place_model` below reads when
 it places a model. Neither is part of a configuration: they do not enter the configuration
 hash (channels_last changes float rounding only, as a thread count does). Whether a profile
 runs deterministic is its ``deterministic`` field (strn/profiles.py).
@@ -86,3 +86,15 @@ def state_digest(state: Mapping[str, torch.Tensor], n: int = 16) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:n]
+
+
+def place_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move ``model`` to ``device`` in channels_last: bf16 convolutions run NHWC on CUDA's tensor
+    cores, oneDNN's made a CPU step 1.36x faster (benchmarks/bench_step_cpu.py). On CUDA
+    also cuDNN autotuning (input shapes are fixed within a run), or deterministic kernels
+    instead; both settings are the process's (this module's)."""
+    model.to(device)
+    if channels_last():
+        model.to(memory_format=torch.channels_last)
+    apply(device)  # cuDNN autotuning unless the process runs deterministic kernels
+    return model

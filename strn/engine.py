@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import determinism
 from . import distributed as dist
+from .determinism import place_model
 from .checkpoint import TrainState, resume_state, save_checkpoint
 from .config import TrainConfig
 from .progress import log, progress_enabled
@@ -255,18 +255,6 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
     flush()
     state.train_seconds += time.perf_counter() - t0
     bar.close()
-
-
-def place_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """Move ``model`` to ``device`` in channels_last: bf16 convolutions run NHWC on CUDA's tensor
-    cores, oneDNN's made a CPU step 1.36x faster (benchmarks/bench_step_cpu.py). On CUDA
-    also cuDNN autotuning (input shapes are fixed within a run), or deterministic kernels
-    instead; both settings are the process's (`strn.determinism`)."""
-    model.to(device)
-    if determinism.channels_last():
-        model.to(memory_format=torch.channels_last)
-    determinism.apply(device)  # cuDNN autotuning unless the process runs deterministic kernels
-    return model
 
 
 def peak_memory_mb(device: torch.device) -> float:

@@ -17,11 +17,11 @@ from .engine import epoch_plan, step_size
 from .frame_baselines import run_baselines
 from .profiles import PROFILES
 from .progress import progress_enabled
-from .results import mean_std
-from .rows import Experiment, Row, feature_row_name, row_config
+from .results import mean_std, table_records
+from .rows import Experiment, Row, control_config, feature_row_name, row_config, row_seeds
 from .run import prepare, run
 
-# The default seeds of each profile (strn/profiles.py).
+# The default seeds of each profile (strn/profiles.py); a row may declare more (`Row.seeds`).
 DEFAULT_SEEDS = {name: list(p.seeds) for name, p in PROFILES.items()}
 
 
@@ -86,6 +86,9 @@ _register(Experiment(
         Row("rprop-10pct", {"Algorithm": "RPROP", "Update after": "10%"},
             {"train": {"optimizer": "rprop", "update_every": 0.10, "lr_schedule": "constant"}}, 0.222),
     ),
+    # Claim 3's rows. Not the equal-steps row: its control alone would cost about fifteen ADAM-10%
+    # runs, and it already trains ten times the epochs of ADAM 10% (choice; docs/STUDY.md).
+    control_rows=("adam-1pct", "adam-10pct", "rprop-10pct"),
 ))
 
 
@@ -106,6 +109,8 @@ _register(Experiment(
         Row("conv_relu-98-104", {"Position": "98-104 (layer4.2)", "Type": "conv_relu"},
             _conn("conv_relu", "98-104"), 0.210),
     ),
+    control_rows=("conv-5-11", "conv-49-55", "conv-86-92", "identity-98-104", "conv-98-104",
+                  "conv_relu-98-104"),  # claim 4 compares all six
 ))
 
 _register(Experiment(
@@ -116,6 +121,7 @@ _register(Experiment(
             {"thesis training time (h)": hours})
         for r, err, hours in ((2, 0.195, 161), (5, 0.196, 61), (10, 0.197, 35), (15, 0.213, 23))
     ),
+    control_rows=("rate-2", "rate-5", "rate-10", "rate-15"),  # claim 5
 ))
 
 _register(Experiment(
@@ -128,6 +134,7 @@ _register(Experiment(
             0.205),
         Row("context-5", {"Context": "5", "Model": "4 connections"}, {"data": {"seq_len": 5}}, 0.209),
     ),
+    control_rows=("context-2", "context-3", "context-5"),  # claim 6 (special3 is in no claim)
 ))
 
 _register(Experiment(
@@ -146,6 +153,7 @@ _register(Experiment(
             {"model": {"kind": "frame_avg"}}, None, reference=0.236,
             reference_note="Table 5.1 block4 avg-pool (frozen features), not this end-to-end model"),
     ),
+    control_rows=("split-1", "frame-average"),  # claim 7 (the frame average trains as an STRN-path run)
 ))
 
 
@@ -174,27 +182,49 @@ def equal_steps_config(exp: Experiment, row: Row, profile: str, seed: int, devic
     return row_config(exp, row, profile, seed, device, extra, derived={"train": {"epochs": epochs}})
 
 
+def run_config(exp: Experiment, row: Row, profile: str, seed: int, device: str = "auto",
+               extra: Mapping[str, Any] | None = None, data_dir: str | Path | None = None):
+    """The configuration a row trains with (`equal_steps_config` for an equal-steps row)."""
+    return (equal_steps_config(exp, row, profile, seed, device, extra, data_dir) if row.equal_steps_to
+            else row_config(exp, row, profile, seed, device, extra))
+
+
+def experiment_runs(exp: Experiment, profile: str, *, seeds: list[int] | None = None, device: str = "auto",
+                    data_dir: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                    rows: list[str] | None = None, controls: bool | None = None) -> list[tuple[Row, Any]]:
+    """(row, configuration) of every run of an STRN experiment: each row for its seeds
+    (`strn.rows.row_seeds`), then, where ``controls`` (default: the profile's), each control row's
+    schedule-length control with the first seed (`strn.rows.control_config`)."""
+    picked = [row for row in exp.rows if not rows or row.name in rows]
+    out = [(row, run_config(exp, row, profile, s, device, overrides, data_dir))
+           for row in picked for s in row_seeds(row, profile, seeds)]
+    if PROFILES[profile].controls if controls is None else controls:
+        first = (list(seeds) if seeds else DEFAULT_SEEDS[profile])[0]
+        out += [(row, control_config(run_config(exp, row, profile, first, device, overrides, data_dir)))
+                for row in picked if row.name in exp.control_rows]
+    return out
+
+
 def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None = None, device: str = "auto",
                    results_dir: str | Path | None = None, data_dir: str | Path | None = None, force: bool = False,
                    overrides: Mapping[str, Any] | None = None, progress: bool | None = None,
-                   rows: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every row of the experiment (or those named in ``rows``) for every seed; stored
-    results are read back unless ``force``."""
+                   rows: list[str] | None = None, controls: bool | None = None) -> list[dict[str, Any]]:
+    """Every row of the experiment (or those named in ``rows``) for every seed, and the control
+    runs of its control rows (``controls``; default: the profile's); stored results are read
+    back unless ``force``. Tables take `strn.results.table_records` of what this returns."""
     exp = get_experiment(key)
-    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
     # Checked before any runner (05_2's own included), so an unknown name never trains every row.
     unknown = sorted(set(rows or []) - {r.name for r in exp.rows})
     if unknown:
         raise KeyError(f"{key} has no row(s) {', '.join(unknown)}; rows: {', '.join(r.name for r in exp.rows)}")
     if exp.runner:
         return exp.runner(
-            exp, profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir, force=force,
-            overrides=overrides, progress=progress)
-    jobs = [(row, s) for row in exp.rows if not rows or row.name in rows for s in seeds]
+            exp, profile, seeds=list(DEFAULT_SEEDS[profile] if seeds is None else seeds), device=device,
+            results_dir=results_dir, data_dir=data_dir, force=force, overrides=overrides, progress=progress)
+    jobs = experiment_runs(exp, profile, seeds=seeds, device=device, data_dir=data_dir, overrides=overrides,
+                           rows=rows, controls=controls)
     records = []
-    for row, seed in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
-        cfg = (equal_steps_config(exp, row, profile, seed, device, overrides, data_dir) if row.equal_steps_to
-               else row_config(exp, row, profile, seed, device, overrides))
+    for row, cfg in tqdm(jobs, desc=exp.key, unit="run", disable=not progress_enabled(progress)):
         records.append(run(cfg, results_dir=results_dir, data_dir=data_dir, force=force, table=exp.table,
                            thesis=row.thesis, progress=progress))
     return records
@@ -202,7 +232,7 @@ def run_experiment(key: str, profile: str = "demo", *, seeds: list[int] | None =
 
 def best_record(records: list[dict[str, Any]], names: list[str] | None = None) -> dict[str, Any]:
     """The run with the lowest error (among rows ``names`` when given)."""
-    pool = [r for r in records if names is None or r.get("name") in names]
+    pool = [r for r in table_records(records) if names is None or r.get("name") in names]
     if not pool:
         raise ValueError("no runs to choose the best from")
     return min(pool, key=lambda r: r["metrics"]["error_rate"])
@@ -229,6 +259,7 @@ def summary_table(key: str, records: list[dict[str, Any]]):
     another set's), each row's rank within the table by either, and the cost. Control runs
     (records with a ``control`` field) are left out. ``.attrs["rank_agreement"]``: `rank_agreement`."""
     exp = get_experiment(key)
+    records = table_records(records)  # control runs are no table row
     lines = []
     for row in exp.rows:
         mine = [r for r in records if not r.get("control")

@@ -18,7 +18,8 @@ from .data.transforms import crop_batch, to_input
 from .data.video import decode_sampled, sequence_windows
 from .model.build import build_model
 from .run import checkpoint_path, prepare
-from .engine import place_model, resolve_device
+from .determinism import place_model
+from .engine import resolve_device
 from .train import evaluate
 
 

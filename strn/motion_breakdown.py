@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .results import mean_std
+from .results import mean_std, table_records
 from .synth import MOTIONS, SHAPES
 
 KINDS = {"Move": "moves", "Fade": "fades", "Grow": "size changes", "Shrink": "size changes"}
@@ -36,7 +36,7 @@ def accuracy_by_motion(records: Sequence[dict[str, Any]]) -> pd.DataFrame | None
     "mean ± std" over seeds, the seeds counted, and how many of them converged."""
     per_row: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     converged: dict[str, list[bool]] = defaultdict(list)
-    for rec in records:
+    for rec in table_records(records):  # control runs are no table row
         per_class = rec["metrics"]["per_class_accuracy"]
         kinds = {c: motion_kind(c) for c in per_class}
         if None in kinds.values():

@@ -9,6 +9,10 @@ configuration hash, `strn.run.run`), so their tables and figures are what they w
 without it. It is an ordering of the same work, never a different work: each job is exactly
 ``run(cfg)`` for a configuration some notebook asks for, with the same seed.
 
+The schedule-length control runs (`strn.rows.control_config`: each claim's deciding rows once
+more, one seed, 1.5x the epochs) are configurations like any other here: `experiment_configs`
+lists them where the profile's ``controls`` is on, and `all_stored` waits for them too.
+
 The frame baselines of Tables 5.1/5.2 (notebook 05.2, `strn.frame_baselines`) are trained in
 the same pool, one job per seed (its finetuning and its 16 feature classifiers), after the STRN
 runs: they are short and fill the pool's tail instead of running one after another inside the
@@ -45,35 +49,33 @@ import torch
 
 from . import determinism
 from .config import RunConfig, config_from_dict, config_hash
-from .experiments import DEFAULT_SEEDS, EXPERIMENTS, equal_steps_config, run_experiment
+from .experiments import DEFAULT_SEEDS, EXPERIMENTS, experiment_runs, run_experiment
 from .frame_baselines import missing_seeds, prepare_shared, run_baselines
 from .paths import default_results_dir, usable_cores
 from .progress import status
 from .results import find_cached
-from .rows import row_config
 from .run import prepare, resolve_weights, run
 from .stacked_run import check_stackable, run_stacked
 
 
 def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
-                       data_dir: str | Path | None = None) -> list[tuple[RunConfig, str | None, float | None]]:
+                       data_dir: str | Path | None = None, controls: bool | None = None
+                       ) -> list[tuple[RunConfig, str | None, float | None]]:
     """(configuration, table, thesis number) of every trained row of the STRN experiments
-    (those without a runner of their own), every seed, in the master's order; each
-    configuration once (the first row that asks for it names it)."""
-    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    (those without a runner of their own), every seed (`strn.rows.row_seeds`), and the
+    schedule-length control runs (``controls``; default: the profile's), in the master's order;
+    each configuration once (the first row that asks for it names it)."""
     out, seen = [], set()
     for key in sorted(EXPERIMENTS):
         exp = EXPERIMENTS[key]
         if exp.runner:
             continue
-        for row in exp.rows:
-            for seed in seeds:
-                cfg = (equal_steps_config(exp, row, profile, seed, device, None, data_dir) if row.equal_steps_to
-                       else row_config(exp, row, profile, seed, device))
-                h = (config_hash(cfg), seed)
-                if h not in seen:
-                    seen.add(h)
-                    out.append((cfg, exp.table, row.thesis))
+        for row, cfg in experiment_runs(exp, profile, seeds=seeds, device=device, data_dir=data_dir,
+                                        controls=controls):
+            h = (config_hash(cfg), cfg.train.seed)
+            if h not in seen:
+                seen.add(h)
+                out.append((cfg, exp.table, row.thesis))
     return out
 
 

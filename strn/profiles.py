@@ -39,6 +39,12 @@ class Profile:
     # Deterministic CUDA kernels (strn/determinism.py): a rerun on the same card and software
     # gives the same weights. Changes nothing on a CPU.
     deterministic: bool = False
+    # Train each claim's deciding rows once more, one seed, with 1.5x the epochs (the
+    # schedule-length control, strn.rows.control_config): the verdicts' robustness check.
+    controls: bool = True
+    # Candidate recipes of `strn calibrate recipes` (strn/calibrate.py: chosen on validation by
+    # its written rule): name -> overrides of this profile's configuration.
+    calibration: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"current": {}})
 
 
 # Notebook 03 (strn/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
@@ -79,6 +85,9 @@ _DEMO = Profile(
     baseline_train={"train": {"epochs": 40, "batch_size": 16}},
     finetune=FinetuneSettings(epochs=3, batch_size=32),
     technical=_TECHNICAL_DEMO,
+    # the recipe as it is, and one step either way in rate, epochs and width
+    calibration={"current": {}, "lr-4e-3": {"train": {"lr": 4e-3}}, "lr-1.6e-2": {"train": {"lr": 1.6e-2}},
+                 "epochs-24": {"train": {"epochs": 24}}, "width-16": {"model": {"width": 16}}},
 )
 
 
@@ -98,6 +107,7 @@ _GPU = dataclasses.replace(
     pretrain={"width": 64, "size": 112, "n_train": 8000, "n_test": 800},
     # a later lease retrains the stand-in: it must be the same weights as the stored runs'
     deterministic=True,
+    calibration={"current": {}},
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -115,6 +125,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         baseline_train={"train": {"epochs": 15, "batch_size": 8}},
         finetune=FinetuneSettings(epochs=3, batch_size=16),
         technical=_TECHNICAL_SMOKE,
+        calibration={"current": {}, "lr-1e-3": {"train": {"lr": 1e-3}}},
     ),
     _DEMO,
     _GPU,
@@ -138,6 +149,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         baseline_train={"train": {"epochs": 30, "batch_size": 64}},
         finetune=FinetuneSettings(epochs=1, batch_size=64),
         technical=_TECHNICAL_DEMO,
+        # off: on UCF-101 the controls are 14 more configurations at 1.5x the epochs, days of a
+        # GPU; `strn.experiments.run_experiment(..., controls=True)` trains them when wanted
+        controls=False,
     ),
 )}
 

@@ -47,7 +47,11 @@ def make_record(cfg: RunConfig, data, *, table: str | None, thesis: float | None
         # what was built, recorded for every model (frame models: no connection), never guessed later
         "model": {"connections_built": connections_built},
         "thesis": thesis, "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
-        "env": res.environment(device), **extra,
+        "env": res.environment(device),
+        # a control run says so at the top, where `strn.results.table_records` looks (never a table row)
+        **({"control": cfg.control} if cfg.control else {}),
+        # evaluated on held-out training groups, not the test list (calibration)
+        **({"evaluated_on": "validation"} if cfg.data.eval_subset == "val" else {}), **extra,
     }
 
 

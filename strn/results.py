@@ -70,9 +70,22 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 
 def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
-    """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed."""
+    """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed;
+    a control run's beside it as ``<name>__seed<k>__control-<control>.json``."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in cfg.name)
-    return Path(results_dir) / cfg.experiment / f"{slug}__seed{cfg.train.seed}.json"
+    control = f"__control-{cfg.control}" if cfg.control else ""
+    return Path(results_dir) / cfg.experiment / f"{slug}__seed{cfg.train.seed}{control}.json"
+
+
+def table_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records a table, a figure or a summary shows: every run but the control runs
+    (``control`` set, e.g. "schedule-length"), which only the claims' robustness check reads."""
+    return [r for r in records if not r.get("control")]
+
+
+def control_records(records: Iterable[dict[str, Any]], control: str = "schedule-length") -> list[dict[str, Any]]:
+    """The control runs of kind ``control`` among ``records``."""
+    return [r for r in records if r.get("control") == control]
 
 
 def load_result(path: str | Path) -> dict[str, Any]:

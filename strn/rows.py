@@ -6,10 +6,12 @@ importing the table that names it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from .config import RunConfig, config_hash, make_config
+from .config import RunConfig, config_from_dict, config_hash, make_config
+from .profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Row:
     equal_steps_to: str | None = None
     # What a runner needs beyond the configuration (the frame baselines: tap, method, z-norm, finetuned).
     params: Mapping[str, Any] = field(default_factory=dict)
+    # Seeds this row trains on a profile, where its comparisons need more than the profile's
+    # default (profile name -> how many; `row_seeds`): e.g. {"demo": 6} for the thesis model.
+    seeds: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,40 @@ class Experiment:
     # Tables 5.1/5.2 train on frozen features): runner(exp, profile, *, seeds, device,
     # results_dir, data_dir, force, overrides, progress) -> records in row x seed order.
     runner: Callable[..., list[dict[str, Any]]] | None = None
+    # The rows the experiment's claims compare (strn/claims.py), declared here as data: each is
+    # trained once more, one seed, with 1.5x the epochs (`control_config`) where the profile's
+    # ``controls`` is on. Never shown as table rows (`strn.results.table_records`).
+    control_rows: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.control_rows) - {r.name for r in self.rows})
+        if unknown:
+            raise ValueError(f"experiment {self.key}: control_rows {unknown} are not rows of it (strn/experiments.py)")
+
+
+# The schedule-length control: the same recipe with this many times the epochs (rounded up).
+SCHEDULE_LENGTH = "schedule-length"
+CONTROL_EPOCHS_FACTOR = 1.5
+
+
+def control_config(cfg: RunConfig) -> RunConfig:
+    """The schedule-length control of a row's configuration: 1.5x its epochs (rounded up), the
+    same recipe otherwise (a cosine schedule anneals over the longer run), marked ``control``
+    so that its file and hash differ from every table row's."""
+    d = cfg.to_dict()
+    d["train"]["epochs"] = math.ceil(cfg.train.epochs * CONTROL_EPOCHS_FACTOR)
+    d["control"] = SCHEDULE_LENGTH
+    return config_from_dict(d)
+
+
+def row_seeds(row: Row, profile: str, seeds: Sequence[int] | None = None) -> list[int]:
+    """The seeds ``row`` trains: ``seeds`` when the caller names them; else the profile's default,
+    extended by the next integers to ``row.seeds[profile]`` where the row declares more."""
+    if seeds is not None:
+        return list(seeds)
+    base = list(PROFILES[profile].seeds)
+    want = row.seeds.get(profile, len(base))
+    return base + list(range(max(base) + 1, max(base) + 1 + want - len(base))) if want > len(base) else base
 
 
 def feature_row_name(tap: str, method: str, znorm: bool, finetuned: bool) -> str:

@@ -19,7 +19,7 @@ from . import results as res
 from .config import RunConfig, config_hash
 from .data.cache import FrameCache
 from .data.datasets import SequenceDataset
-from .data.ucf101 import group_val_split, read_split
+from .data.ucf101 import VAL_SPLIT_SEED, group_val_split, read_split, read_train_split
 from .model.build import build_model, connections_built
 from .paths import default_data_dir, default_results_dir
 from .pretrain import pretrained_backbone
@@ -61,19 +61,22 @@ class Prepared:
 @lru_cache(maxsize=8)
 def _prepare_cached(root: str, split: int, rate: int, seq_len: int, size: int, val_fraction: float, seed: int,
                     on_bad_video: str, cache_dir: str, progress: bool | None, workers: int = 0,
-                    cache_codec: str = "raw") -> Prepared:
-    index = read_split(root, split)
-    if val_fraction > 0:
-        index = group_val_split(index, val_fraction, seed)
+                    cache_codec: str = "raw", eval_subset: str = "test") -> Prepared:
+    if eval_subset == "val":  # evaluated on held-out training groups: the test list is never read
+        index = group_val_split(read_train_split(root, split), val_fraction, VAL_SPLIT_SEED)
+    else:
+        index = read_split(root, split)
+        if val_fraction > 0:
+            index = group_val_split(index, val_fraction, seed)
     cache = FrameCache(cache_dir, codec=cache_codec)
     # A first run decodes every video: with loader workers configured, as many processes share it.
-    cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset("test")], rate, size,
+    cache.fill([index.videos_dir / e.path for e in index.subset("train") + index.subset(eval_subset)], rate, size,
                workers=workers, progress=progress is not False)
     # Crops are taken in the training loop (seeded per micro-batch): the datasets return whole resized frames.
     kw = dict(rate=rate, seq_len=seq_len, size=size, cache=cache, on_bad_video=on_bad_video,
               progress=progress is not False)  # no indexing bars where the caller asked for none
     train = SequenceDataset(index, "train", **kw)
-    test = SequenceDataset(index, "test", **kw)
+    test = SequenceDataset(index, eval_subset, **kw)  # what the run is evaluated on: test, or validation
     return Prepared(index, train, test, list(index.classes))
 
 
@@ -83,7 +86,8 @@ def prepare(cfg: RunConfig, data_dir: str | Path | None = None, progress: bool |
     root = dataset_root(cfg, data_dir)
     d = cfg.data
     return _prepare_cached(str(root), d.split, d.rate, d.seq_len, d.size, d.val_fraction, cfg.train.seed,
-                           d.on_bad_video, str(data_dir / "cache"), progress, d.num_workers, d.cache_codec)
+                           d.on_bad_video, str(data_dir / "cache"), progress, d.num_workers, d.cache_codec,
+                           d.eval_subset)
 
 
 def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:
@@ -170,7 +174,8 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         cost=train_cost(t0, out.train_seconds, out.frames_trained, out.steps, device,
                         prior_wall_s=out.prior_wall_seconds, peak_memory_mb=peak_memory_mb(device)),
         connections_built=connections_built(model))
-    check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
+    check_whole(record, n_listed_test=len(data.index.subset(cfg.data.eval_subset)),
+                n_skipped_test=len(data.test.skipped))
     if dist.is_main():  # under torchrun every rank trained the same model; one file is written
         res.save_result(results_dir, cfg, record)
     dist.barrier()

@@ -40,7 +40,8 @@ from .data.datasets import drop_unreadable, unreadable_videos
 from .data.loader import EpochLoader, load_batches
 from .data.transforms import crop_batch, to_input
 from .engine import (NonFiniteLossError, _log_epoch, _preempt_exit, _Preempted, _preempted, _Solo, autocast, batch_seed,
-                     epoch_log_path, epoch_plan, make_optimizer, place_model, scheduled_lr, step_size)
+                     epoch_log_path, epoch_plan, make_optimizer, scheduled_lr, step_size)
+from .determinism import place_model
 from .metrics import video_metrics
 from .model.stacked import stack_inputs
 from .progress import log

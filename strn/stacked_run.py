@@ -66,7 +66,7 @@ def check_stackable(cfgs: list[RunConfig]) -> None:
     c = cfgs[0]
     if c.model.kind not in STACKABLE_KINDS:
         raise ValueError(f"run_stacked: model kind {c.model.kind!r} does not stack (only {STACKABLE_KINDS})")
-    if c.data.val_fraction > 0:
+    if c.data.val_fraction > 0 and c.data.eval_subset != "val":  # evaluated on "val": one fixed draw for all
         raise ValueError("run_stacked: with data.val_fraction > 0 each seed holds out other videos; train the "
                          "seeds one by one (strn.run.run)")
     if c.train.compile:
@@ -132,7 +132,7 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
     ckpt = stacked_checkpoint_path(results_dir, todo)
     probe_writable(res.result_path(results_dir, cfg0).parent, "results folder")
     probe_writable(ckpt.parent, "checkpoint folder")
-    data = prepare(cfg0, data_dir, progress)  # val_fraction 0: every seed's split is the same
+    data = prepare(cfg0, data_dir, progress)  # every seed's split is the same (check_stackable)
     check_skipped(data)
     # A first use pretrains the backbone, drawing from torch's generator: done before any seed's
     # generator is set, so each seed's initialisation is the one `run` draws where weights exist.
@@ -163,7 +163,8 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
             dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
                      "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
             cost=cost, connections_built=connections_built(models[s]))
-        check_whole(record, n_listed_test=len(data.index.subset("test")), n_skipped_test=len(data.test.skipped))
+        check_whole(record, n_listed_test=len(data.index.subset(c.data.eval_subset)),
+                    n_skipped_test=len(data.test.skipped))
         records[c.train.seed] = record
     _write_seed_checkpoints(results_dir, todo, stacked, ckpt, models, state, prior_wall, t0)
     for c in todo:  # stored only once every seed's record is whole

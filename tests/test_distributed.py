@@ -15,8 +15,8 @@ def test_torchrun_two_processes_write_one_results_file(tmp_path):
            "--device", "cpu", "--results-dir", str(tmp_path / "results")]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    files = list((tmp_path / "results").rglob("*.json"))
-    assert [f.name for f in files] == ["adam-10pct__seed0.json"]
+    files = sorted((tmp_path / "results").rglob("*.json"))  # the row's run and its schedule-length control
+    assert [f.name for f in files] == ["adam-10pct__seed0.json", "adam-10pct__seed0__control-schedule-length.json"]
     rec = json.loads(files[0].read_text())
     assert rec["cost"]["optimizer_steps"] > 0
     assert rec["metrics"]["n_videos"] == rec["dataset"]["n_test_videos"]  # both ranks' shares were gathered

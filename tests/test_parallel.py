@@ -36,7 +36,7 @@ def test_pool_results_are_what_the_notebook_run_finds(tmp_path, monkeypatch, cap
     """Two runs trained by two worker processes are stored; `run` then serves them back
     without training, with the numbers an in-process run of one thread gets."""
     data, results = tmp_path / "data", tmp_path / "results"
-    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0])
+    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0], controls=False)
                if c[0].name in ("adam-1pct", "conv-98-104")]
     assert len(configs) == 2
     monkeypatch.setattr(parallel, "experiment_configs", lambda *a, **k: configs)
@@ -109,7 +109,7 @@ def test_the_todo_seeds_of_a_configuration_train_as_one_stacked_job(tmp_path, mo
     """Two seeds of conv-98-104 missing: one stacked job storing both records (as `run` finds
     them); adam-1pct with seed 0 already stored: its seed 1 alone, by `run`."""
     data, results = tmp_path / "data", tmp_path / "results"
-    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0, 1])
+    configs = [c for c in parallel.experiment_configs("smoke", seeds=[0, 1], controls=False)
                if c[0].name in ("adam-1pct", "conv-98-104")]
     assert len(configs) == 4
     done = next(c for c, _, _ in configs if c.name == "adam-1pct" and c.train.seed == 0)

@@ -26,7 +26,8 @@ def _cfgs(seeds=(0, 1), **train_kw):
     """Smoke's conv-98-104 with 2 epochs: 70 training sequences in steps of 18 (micro-batches 8, 8,
     2), the last of 16 (8, 8): 11 micro-batches an epoch, steps ending at micro-batches 2, 5, 8, 10."""
     base = dict(epochs=2, update_every=0.25, lr=1e-3, device="cpu")
-    cfgs = [c for c, _, _ in parallel.experiment_configs("smoke", seeds=list(seeds)) if c.name == "conv-98-104"]
+    cfgs = [c for c, _, _ in parallel.experiment_configs("smoke", seeds=list(seeds), controls=False)
+            if c.name == "conv-98-104"]
     return [dataclasses.replace(c, train=dataclasses.replace(c.train, **{**base, **train_kw})) for c in cfgs]
 
 

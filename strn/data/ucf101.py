@@ -172,6 +172,27 @@ def read_split(root: str | Path, split: int = 1, *, videos_dir: str | Path | Non
     return SplitIndex(root, videos_dir, classes, split, entries)
 
 
+# The draw of the held-out groups when a run is evaluated on them (``data.eval_subset`` "val"):
+# one fixed draw, so every seed and every candidate recipe of a calibration is judged on the
+# same validation videos.
+VAL_SPLIT_SEED = 0
+
+
+def read_train_split(root: str | Path, split: int = 1) -> SplitIndex:
+    """Index of the training list of split ``split`` only: the test list is neither opened nor
+    checked, so nothing built on it can reach a test video (calibration, `strn.calibrate`)."""
+    if split not in (1, 2, 3):
+        raise ValueError(f"split must be 1, 2 or 3, got {split}")
+    videos_dir, lists_dir = find_layout(root)
+    classes = read_classes(lists_dir)
+    entries = parse_list(lists_dir / f"trainlist0{split}.txt", classes, "train")
+    missing = missing_files(videos_dir, entries)
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(entries)} training videos of split {split} are missing under "
+                                f"{videos_dir}, first: {', '.join(missing[:5])}; run `strn check-data` on {root}")
+    return SplitIndex(Path(root), videos_dir, classes, split, entries)
+
+
 def group_val_split(index: SplitIndex, fraction: float, seed: int) -> SplitIndex:
     """A copy of ``index`` with whole groups of the train subset moved to "val".
 

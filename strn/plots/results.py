@@ -10,6 +10,8 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..results import table_records
+
 # Per experiment: the table columns that name a row, and the figure's title.
 ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
     "05_2_baselines": (["Features", "Method", "Z-norm"], "Tables 5.1/5.2: error by feature tap, classifier and "
@@ -34,6 +36,7 @@ def experiment_figures(key: str, table, records: Sequence[dict[str, Any]]) -> di
         raise KeyError(f"no figure settings for experiment {key!r} in strn.plots.results.ERROR_FIGURES; "
                        f"known: {', '.join(ERROR_FIGURES)}")
     columns, title = ERROR_FIGURES[key]
+    records = table_records(records)  # control runs are no table row
     return {key: error_bars(table, columns, title, records=records),
             f"{key}_training_curves": training_curves(records, f"{title.split(':')[0]}: loss and test error per "
                                                                f"epoch (first seed of each configuration)")}
