@@ -22,6 +22,12 @@ ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
     "05_6_temporal_context": (["Context", "Model"], "Table 5.7: error by temporal context"),
     "05_7_splits_and_sota": (["Model", "Split"], "Table 5.8: error by split, and the frame-average baseline"),
 }
+# What a reader needs to read the training time against an x column (error_and_cost).
+COST_NOTES = {
+    "Context": "the time does not grow with T: the windows do not overlap, so a video gives about 1/T as many "
+               "sequences and every context trains on about the same frames per epoch; Special3 computes 2 of "
+               "its 3 frames",
+}
 LABEL_WIDTH = 14  # characters per line of a label under a bar: about the width of its pair of bars
 
 
@@ -205,7 +211,9 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
         ax.errorbar([xi], [m], yerr=[sd], fmt="D", color="#1f77b4", capsize=3)
         ax.annotate(f"{name} ({x_column.lower()} {v:g})", (xi, m), xytext=(7, 4), textcoords="offset points",
                     fontsize=7, color="#1f77b4")
-    ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1), title=title)
+    note = COST_NOTES.get(x_column)
+    ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1))
+    ax.set_title(title + ("\n" + textwrap.fill(note, 95) if note else ""), fontsize=10 if not note else 8)
     ticks = sorted(set(values))
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # the values that were run, never 2.5 or 3.5
     ax.set_xlim(x.min() - 0.5 * step, x.max() + 0.5 * step)
@@ -215,6 +223,7 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
     if own.any():
         ax2.plot(x[own], seconds[own], "^", color="#d62728")
     ax2.set_ylabel("training time, this run (s)", color="#d62728")
+    ax2.set_ylim(0, 1.1 * np.nanmax(seconds))  # from zero: a few per cent must not look like a fall
     ax2.tick_params(axis="y", colors="#d62728")
     if "thesis training time (h)" in table:
         ax3 = ax.twinx()
