@@ -9,6 +9,7 @@ from typing import Any, Sequence
 # without a display, and Jupyter's kernel selects its inline backend itself.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .common import MAX_SERIES
 
@@ -97,7 +98,9 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
         first.setdefault(r.get("name"), r)
     names = list(first)
     per_epoch = {n: _steps_per_epoch(first[n]) for n in names}
-    by_steps = len(set(per_epoch.values()) - {None}) > 1
+    rates = set(per_epoch.values()) - {None}
+    # a few per cent apart (05.7's splits differ in size) reads fine against epochs
+    by_steps = bool(rates) and max(rates) > 1.1 * min(rates)
     ends = [first[n]["metrics"]["history"][-1]["steps" if by_steps else "epoch"] for n in names
             if first[n]["metrics"]["history"]]
     log_x = by_steps and min(ends) > 0 and max(ends) / min(ends) > 5
@@ -126,6 +129,8 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
         for a in (a1, a2):
             if log_x:
                 a.set_xscale("log")
+            elif not by_steps:
+                a.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: never 2.5
         a1.set(title=f"loss: {prefix.rstrip('-')}" if prefix else "loss", ylabel="training loss")
         a2.set(title=f"test error: {prefix.rstrip('-')}" if prefix else "test error",
                ylabel="test error (video level)", ylim=(0, 1))
@@ -138,6 +143,8 @@ def training_curves(records: Sequence[dict[str, Any]], title: str = "training cu
             a1.set_xlabel(xlabel)
             a2.set_xlabel(xlabel)
             a1.legend(fontsize=6, loc="upper right")
+    if n > 1 and any(line.get_label().startswith(("chance", "single-frame")) for line in pairs[0][1].get_lines()):
+        title += "\ntest error panels: dotted line chance, dashed line the single-frame floor"
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
