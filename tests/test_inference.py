@@ -153,3 +153,25 @@ def test_a_missing_video_is_named_as_a_missing_file(trained, tmp_path, capsys):
     assert main(["predict", str(missing), "--checkpoint", str(trained["json"])]) == 2
     err = capsys.readouterr().err
     assert f"video {missing} does not exist" in err and "UCF101.rar" not in err
+
+
+# The demo's thesis model, committed so that `strn evaluate` and `strn predict` work on a
+# fresh clone (identity 98-104, split 1, seed 0; trained by the command in models/demo/README.md).
+DEMO_MODEL = Path(__file__).resolve().parent.parent / "models" / "demo"
+
+
+def test_the_committed_demo_model_is_its_json_s_configuration():
+    import torch
+
+    from strn.config import config_from_dict, config_hash
+
+    jsons = sorted(DEMO_MODEL.glob("*/*.json"))
+    if not jsons:
+        pytest.skip("no committed demo model")
+    for js in jsons:
+        record = json.loads(js.read_text())
+        ckpt = checkpoint_path(DEMO_MODEL, config_from_dict(record["config"]))
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        assert state["config_hash"] == record["config_hash"] == config_hash(config_from_dict(record["config"]))
+        assert record["profile"] == "demo" and record["config"]["model"]["connection"] == "identity"
+        assert strn.load_trained(js).classes == record["dataset"]["classes"]
