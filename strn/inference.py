@@ -146,6 +146,12 @@ def retrain_command(record: dict[str, Any], results_dir: str | Path) -> str | No
 
 def retrain_hint(record: dict[str, Any], results_dir: str | Path) -> str:
     """What to do about a run without its checkpoint, as the end of an error message."""
+    from .experiments import EXPERIMENTS  # local: see retrain_command
+
+    exp = EXPERIMENTS.get(record.get("experiment") or "")
+    if exp is not None and exp.runner:
+        return (f"{exp.key}'s runs are classifiers on stored frame features and keep no checkpoint; evaluate and "
+                f"predict take the STRN and frame-average runs of {', '.join(k for k, e in EXPERIMENTS.items() if not e.runner)}")
     cmd = retrain_command(record, results_dir)
     if cmd is None:
         return (f"its configuration is no experiment row's; retrain it from Python with strn.run.run("
