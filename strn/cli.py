@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -170,8 +171,6 @@ def _experiment_keys() -> list[str]:
 
 def _experiments_text() -> str:
     from .experiments import EXPERIMENTS  # local: see _experiment_keys
-
-    import textwrap
 
     lines = ["experiments (the first argument) and their rows (--rows):"]
     for k, e in sorted(EXPERIMENTS.items()):

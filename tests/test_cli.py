@@ -55,6 +55,10 @@ def test_every_option_and_positional_has_help_and_shows_its_default():
         if profile is not None:  # every choice explained, and the default shown
             assert all(f"{p}:" in profile.help for p in profile.choices), name
             assert "(default: demo)" in " ".join(parser.format_help().split()), name
+    from strn.cli import PROFILE_HELP
+    from strn.config import PROFILES
+
+    assert set(PROFILE_HELP) == set(PROFILES)  # a new profile gets its line
     assert "(default: 5)" in " ".join(_subparsers()["predict"].format_help().split())
 
 
