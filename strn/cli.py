@@ -93,8 +93,13 @@ def _train_all(a: argparse.Namespace) -> int:
     n = train_all(a.profile, jobs=jobs, device=a.device, results_dir=a.results_dir, data_dir=a.data_dir,
                   stack=a.stack_seeds, share_gpu=True)
     print(f"{n} STRN runs of profile {a.profile!r} stored (and the frame baselines) in "
-          f"{time.perf_counter() - t0:.0f} s; `strn report --profile {a.profile}` draws them")
+          f"{time.perf_counter() - t0:.0f} s; `strn report --profile {a.profile}{_folders(a)}` draws them")
     return 0
+
+
+def _folders(a: argparse.Namespace) -> str:
+    """The --results-dir and --data-dir a command was given, for the command it suggests next."""
+    return "".join(f" --{flag} {v}" for flag, v in (("results-dir", a.results_dir), ("data-dir", a.data_dir)) if v)
 
 
 def _run(a: argparse.Namespace) -> int:

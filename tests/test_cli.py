@@ -33,7 +33,9 @@ def test_train_all_shares_the_gpu_and_refuses_force(tmp_path, monkeypatch, capsy
                  "--results-dir", str(tmp_path)]) == 0
     (profile, kw), = calls
     assert profile == "smoke" and kw["jobs"] == 3 and kw["device"] == "cuda" and kw["share_gpu"] is True
-    assert "17 STRN runs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the report it suggests reads the folder the runs went to
+    assert "17 STRN runs" in out and f"`strn report --profile smoke --results-dir {tmp_path}`" in out
     assert main(["train-all", "--profile", "smoke", "--force"]) == 2
     assert "move the results folder away" in capsys.readouterr().err
 
