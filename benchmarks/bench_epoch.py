@@ -103,9 +103,9 @@ def figure(sweeps: dict[str, list[dict]], path: Path) -> None:
             ax2.set_ylim(0, None)
     fig.suptitle("Cost of one training epoch on the demo set (2-core CPU), one factor at a time", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None})
+    from strn.plots.common import save_figure  # PNG at 150 dpi and PDF, as every figure of the study
+
+    save_figure(fig, path.parent, path.stem)
 
 
 if __name__ == "__main__":

@@ -89,10 +89,24 @@ class CostConfig:
                                special3=self.special3)
 
 
-def default_cost_configs(narrow: Sequence[tuple[int, int, int]] = ((8, 32, 4), (16, 48, 12))) -> list[CostConfig]:
+def profile_networks() -> list[tuple[str, int, int, int]]:
+    """(profile, width, px, classes) of every profile whose network is narrow (width < 64),
+    read from strn/profiles.py: smoke and demo."""
+    from .config import make_config  # local: config and synth are needed only for these rows
+    from .synth import PROFILES as synth_presets
+
+    nets = []
+    for name, spec in synth_presets.items():
+        cfg = make_config(name)
+        if cfg.model.width < 64:
+            nets.append((name, cfg.model.width, cfg.data.crop, len(spec.classes)))
+    return nets
+
+
+def default_cost_configs(narrow: Sequence[tuple[str, int, int, int]] | None = None) -> list[CostConfig]:
     """The networks of the study: ResNet-50 at 224 px with every connection type and
-    context of chapter 5, then the narrow nets of the profiles, given as (width, px,
-    classes) -- smoke 8 at 32 px, demo 16 at 48 px."""
+    context of chapter 5, then the narrow nets of the profiles, given as (profile, width,
+    px, classes); default: ``profile_networks()``."""
     rows = [CostConfig("ResNet-50, one frame", kind="frame", seq_len=1),
             CostConfig("STRN T=2, no connection", positions=()),
             CostConfig("STRN T=2, identity 98-104"),
@@ -104,10 +118,11 @@ def default_cost_configs(narrow: Sequence[tuple[int, int, int]] = ((8, 32, 4), (
             CostConfig("STRN T=3, identity", seq_len=3),
             CostConfig("STRN Special3, identity", seq_len=3, special3=True),
             CostConfig("STRN T=5, identity", seq_len=5)]
-    for width, px, classes in narrow:
-        rows += [CostConfig(f"narrow ResNet-50 w{width}, one frame", kind="frame", seq_len=1, width=width, px=px,
-                            num_classes=classes),
-                 CostConfig(f"narrow STRN w{width} T=2, identity 98-104", width=width, px=px, num_classes=classes)]
+    for profile, width, px, classes in profile_networks() if narrow is None else narrow:
+        rows += [CostConfig(f"{profile}: ResNet-50 w{width}, one frame", kind="frame", seq_len=1, width=width,
+                            px=px, num_classes=classes),
+                 CostConfig(f"{profile}: STRN w{width} T=2, identity 98-104", width=width, px=px,
+                            num_classes=classes)]
     return rows
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
-from .config import PROFILES, ConfigError
+from .config import PROFILES, ConfigError, make_config
 from .paths import default_results_dir
 
 # The subcommands import their modules inside their functions: `strn --help` and argument
@@ -26,8 +27,16 @@ def _report(a: argparse.Namespace) -> int:
 
 def _summary(a: argparse.Namespace) -> int:
     from .report import write_summary_markdown  # local: see the note above _report
+    from .results import load_results
 
-    print(f"written {write_summary_markdown(a.results_dir or default_results_dir(a.profile), a.profile)}")
+    folder = Path(a.results_dir or default_results_dir(a.profile))
+    # A summary "generated from" a folder with no run in it would claim results that do not exist.
+    if not folder.is_dir() or not load_results(folder):
+        where = f" --results-dir {folder}" if a.results_dir else ""
+        raise ConfigError(f"summary: {folder} holds no results JSON{'' if folder.is_dir() else ' (no such folder)'}; "
+                          f"make them with `strn report --profile {a.profile}{where}`, or give the folder that "
+                          f"holds them with --results-dir")
+    print(f"written {write_summary_markdown(folder, a.profile)}")
     return 0
 
 
@@ -84,22 +93,34 @@ def _train_all(a: argparse.Namespace) -> int:
     n = train_all(a.profile, jobs=jobs, device=a.device, results_dir=a.results_dir, data_dir=a.data_dir,
                   stack=a.stack_seeds, share_gpu=True)
     print(f"{n} STRN runs of profile {a.profile!r} stored (and the frame baselines) in "
-          f"{time.perf_counter() - t0:.0f} s; `strn report --profile {a.profile}` draws them")
+          f"{time.perf_counter() - t0:.0f} s; `strn report --profile {a.profile}{_folders(a)}` draws them")
     return 0
+
+
+def _folders(a: argparse.Namespace) -> str:
+    """The --results-dir and --data-dir a command was given, for the command it suggests next."""
+    return "".join(f" --{flag} {v}" for flag, v in (("results-dir", a.results_dir), ("data-dir", a.data_dir)) if v)
 
 
 def _run(a: argparse.Namespace) -> int:
     # local (all three): torch and pandas
     from . import distributed
     # torch, pandas and the experiments: loaded by the command that needs them, not by `strn --help`
-    from .experiments import run_experiment, summary_table
+    from .experiments import get_experiment, run_experiment, summary_table
     from .notebook import parse_seeds
 
+    if a.experiment is None:
+        raise ConfigError(f"run: name an experiment ({', '.join(_experiment_keys())}); "
+                          f"`strn run --help` lists them with their rows")
     distributed.init_from_env()  # a no-op unless started by torchrun
 
     seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
+    overrides = parse_sets(a.set)
+    # Checked before anything runs, so that a bad name or --set value is the only output.
+    get_experiment(a.experiment)
+    make_config(a.profile, overrides)
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
-                          data_dir=a.data_dir, force=a.force, overrides=parse_sets(a.set),
+                          data_dir=a.data_dir, force=a.force, overrides=overrides,
                           rows=a.rows.split(",") if a.rows else None)
     if distributed.is_main():
         print(summary_table(a.experiment, recs).to_string(index=False))
@@ -138,24 +159,88 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _predict(a: argparse.Namespace) -> int:
     from .inference import load_trained  # local: torch
 
+    if not a.video.is_file():
+        raise FileNotFoundError(f"predict: video {a.video} {'is a folder' if a.video.is_dir() else 'does not exist'}; "
+                                f"give the path of one video file (e.g. an .avi)")
     for cls, p in load_trained(a.checkpoint, device=a.device).predict(a.video, top=a.top):
         print(f"{p:7.3f}  {cls}")
     return 0
 
 
+# One line per profile for `--profile`'s help (what each costs; the facts are in strn/profiles.py).
+PROFILE_HELP = {
+    "smoke": "tiny synthetic set, seconds on a CPU (the tests)",
+    "demo": "built-in synthetic set, ResNet-50 shape at width 8 and 48 px, CPU minutes",
+    "gpu": "the synthetic set at full width and 112 px, one GPU",
+    "full": "UCF-101 with ImageNet weights at 224 px, the thesis's scale (GPU days)",
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, except where there is none to show (None, flags)
+    or the help already says it; an epilog (run's list of experiments) kept line by line."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or isinstance(action.default, bool) or action.default == [] \
+                or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _experiment_keys() -> list[str]:
+    from .experiments import EXPERIMENTS  # local: torch and pandas, only for `strn run` without a name or --help
+
+    return sorted(EXPERIMENTS)
+
+
+def _experiments_text() -> str:
+    from .experiments import EXPERIMENTS  # local: see _experiment_keys
+
+    lines = ["experiments (the first argument) and their rows (--rows):"]
+    for k, e in sorted(EXPERIMENTS.items()):
+        lines += [f"  {k}", *textwrap.wrap(f"Table {e.table}: {e.title}", 88, initial_indent=" " * 4,
+                                           subsequent_indent=" " * 4),
+                  *textwrap.wrap(f"rows: {', '.join(r.name for r in e.rows)}", 88, initial_indent=" " * 4,
+                                 subsequent_indent=" " * 10, break_on_hyphens=False)]
+    return "\n".join(lines)
+
+
+class _RunHelp(argparse.Action):
+    """`strn run --help`: the usual help, then the experiments (looked up only when asked, so
+    that `strn --help` stays light)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = _experiments_text()
+        parser.print_help()
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="strn", description="Spatio Temporal Residual Networks: the study, reproduced.")
+    p = argparse.ArgumentParser(prog="strn", description="Spatio Temporal Residual Networks: the study, reproduced.",
+                                formatter_class=_HelpFormatter)
     p.add_argument("--debug", action="store_true", help="show a traceback for every error")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def parser(name: str, help: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter, **kw)
+
+    def profile(sp: argparse.ArgumentParser, choices=PROFILES) -> None:
+        sp.add_argument("--profile", choices=choices, default="demo",
+                        help="; ".join(f"{k}: {PROFILE_HELP.get(k, 'see strn/profiles.py')}" for k in choices)
+                        + " (default: %(default)s)")
 
     def outputs(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--profile", choices=PROFILES, default="demo")
+        profile(sp)
         sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
         sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
         sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
         sp.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
 
-    r = sub.add_parser("report", help="run every notebook with one profile and build the HTML report")
+    r = parser("report", "run every notebook with one profile and build the HTML report")
     outputs(r)
     r.add_argument("--figures-dir", default=None, help="default: figures/<profile>")
     r.add_argument("--jobs", type=int, default=None,
@@ -165,45 +250,48 @@ def build_parser() -> argparse.ArgumentParser:
                         "(stacked is about 1.5x faster on the demo; the numbers differ by float rounding)")
     r.set_defaults(func=_report)
 
-    t = sub.add_parser("train-all", help="train every run of a profile's notebooks in a pool of processes "
-                                         "(no notebooks; on a GPU they share it)")
+    t = parser("train-all", "train every run of a profile's notebooks in a pool of processes "
+                            "(no notebooks; on a GPU they share it)")
     outputs(t)
     t.add_argument("--jobs", type=int, default=None, help="processes at once (default: one per core; at least 2)")
     t.add_argument("--no-stack-seeds", dest="stack_seeds", action="store_false",
                    help="one process per seed instead of the seeds of a configuration as one stacked model")
     t.set_defaults(func=_train_all)
 
-    m = sub.add_parser("summary", help="rewrite results/<profile>/summary.md from the stored results (no training)")
-    m.add_argument("--profile", choices=PROFILES, default="demo")
+    m = parser("summary", "rewrite results/<profile>/summary.md from the stored results (no training)")
+    profile(m)
     m.add_argument("--results-dir", default=None, help="default: results/<profile>")
     m.set_defaults(func=_summary)
 
-    s = sub.add_parser("synth", help="write the built-in synthetic dataset in UCF-101 layout")
-    s.add_argument("root", type=Path)
-    s.add_argument("--profile", choices=("smoke", "demo", "gpu"), default="demo")
+    s = parser("synth", "write the built-in synthetic dataset in UCF-101 layout")
+    s.add_argument("root", type=Path, help="folder to write it to (UCF-101/<Class>/<file>.avi and ucfTrainTestlist/)")
+    profile(s, ("smoke", "demo", "gpu"))
     s.set_defaults(func=_synth)
 
-    c = sub.add_parser("check-data", help="audit a UCF-101-layout folder and print a report")
-    c.add_argument("root", type=Path)
+    c = parser("check-data", "audit a UCF-101-layout folder and print a report")
+    c.add_argument("root", type=Path, help="the dataset folder (holding UCF-101/ and ucfTrainTestlist/)")
     c.add_argument("--rate", type=int, default=10, help="sampling rate r (every r-th frame)")
     c.add_argument("--seq-len", type=int, default=2, help="frames per sequence T")
     c.set_defaults(func=_check_data)
 
-    e = sub.add_parser("run", help="train one experiment's configurations (no notebook)")
-    e.add_argument("experiment", help="e.g. 05_3_learning_algorithms")
+    e = parser("run", "train one experiment's configurations (no notebook); --help lists the experiments",
+               add_help=False)
+    e.add_argument("-h", "--help", action=_RunHelp, help="show this help and the experiments, and exit")
+    e.add_argument("experiment", nargs="?", default=None,
+                   help="the experiment (a notebook's name, e.g. 05_3_learning_algorithms); without it, the list")
     outputs(e)
-    e.add_argument("--seeds", default=None, help="comma-separated, default: the profile's")
-    e.add_argument("--rows", default=None, help="comma-separated row names, default: all")
+    e.add_argument("--seeds", default=None, help="comma-separated, e.g. 0,1,2; default: the profile's")
+    e.add_argument("--rows", default=None, help="comma-separated row names (listed by --help); default: all")
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set train.epochs=2 (repeatable)")
     e.set_defaults(func=_run)
 
-    k = sub.add_parser("calibrate", help="choose a profile's recipe on held-out training groups (never the test "
-                                         "split), or measure the thesis model's seed spread there")
+    k = parser("calibrate", "choose a profile's recipe on held-out training groups (never the test "
+                            "split), or measure the thesis model's seed spread there")
     k.add_argument("what", choices=("recipes", "identity-seeds"),
                    help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
                         "identity 98-104 over --n-seeds seeds")
-    k.add_argument("--profile", choices=PROFILES, default="demo")
+    profile(k)
     k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "
                                                      "default: all (recipes), current (identity-seeds)")
     k.add_argument("--seeds", default=None, help="recipes: comma-separated seeds, default 0,1,2")
@@ -214,17 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
     k.set_defaults(func=_calibrate)
 
-    v = sub.add_parser("evaluate", help="evaluate a trained model again on its test split (writes no results)")
+    v = parser("evaluate", "evaluate a trained model again on its test split (writes no results)")
     v.add_argument("path", type=Path, help="a results JSON or its checkpoint (.pt)")
-    v.add_argument("--device", default="cpu")
+    v.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     v.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
     v.set_defaults(func=_evaluate)
 
-    pr = sub.add_parser("predict", help="the top classes of one video with a trained model")
-    pr.add_argument("video", type=Path)
+    pr = parser("predict", "the top classes of one video with a trained model")
+    pr.add_argument("video", type=Path, help="a video file (e.g. .avi)")
     pr.add_argument("--checkpoint", type=Path, required=True, help="a results JSON or its checkpoint (.pt)")
-    pr.add_argument("--top", type=int, default=5)
-    pr.add_argument("--device", default="cpu")
+    pr.add_argument("--top", type=int, default=5, help="how many classes to print")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     pr.set_defaults(func=_predict)
     return p
 

@@ -6,6 +6,8 @@ with the weights). Either one names the other; nothing here writes over them.
 """
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +60,7 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
         cfg = config_from_dict(record["config"])
         ckpt = checkpoint_path(path.parent.parent, cfg)
         if not ckpt.exists():
-            raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing (checkpoints are not committed; "
-                                    f"retrain with `strn run {record['experiment']} --rows {record['name']}`)")
+            raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing; {retrain_hint(record, path.parent.parent)}")
         return record, ckpt
     if path.suffix == ".pt":
         stem = path.stem.rsplit("__", 1)[0]
@@ -108,4 +109,72 @@ def evaluate_trained(path: str | Path, device: str = "cpu", data_dir: str | Path
             "n_videos": metrics["n_videos"]}
 
 
-__all__ = ["TrainedModel", "load_trained", "evaluate_trained"]
+def retrain_command(record: dict[str, Any], results_dir: str | Path) -> str | None:
+    """The ``strn run`` command that trains ``record``'s configuration again and leaves its
+    checkpoint where :func:`load_trained` looks (under ``results_dir``), or None where no
+    command can (no experiment row of that name, a row with its own runner). Checked: the
+    command's configuration has the record's hash and name."""
+    from .experiments import get_experiment  # local: inference needs the experiments only for this message
+    from .rows import row_config
+
+    cfg = config_from_dict(record["config"])
+    try:
+        exp = get_experiment(record.get("experiment") or "")
+    except KeyError:
+        return None
+    row = next((r for r in exp.rows if r.name == cfg.name.split("__")[0]), None)
+    if row is None or exp.runner:
+        return None
+    # the equal-steps row computes its epochs itself: they are the row's, not a --set
+    derived = {"train": {"epochs": cfg.train.epochs}} if row.equal_steps_to else None
+    canonical = _leaves(row_config(exp, row, cfg.profile, cfg.train.seed, derived=derived).to_dict())
+    skip = {"experiment", "name", "profile", "train.device", "train.seed"}
+    sets = {k: v for k, v in _leaves(cfg.to_dict()).items() if k not in skip and canonical.get(k) != v}
+    extra: dict[str, Any] = {}
+    for key, value in sets.items():
+        *parents, leaf = key.split(".")
+        node = extra
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    again = row_config(exp, row, cfg.profile, cfg.train.seed, extra=extra or None, derived=derived)
+    if config_hash(again) != config_hash(cfg) or again.name != cfg.name:
+        return None
+    flags = "".join(f" --set {shlex.quote(f'{k}={_set_value(v)}')}" for k, v in sets.items())
+    return (f"strn run {exp.key} --profile {cfg.profile} --rows {row.name} --seeds {cfg.train.seed} --force "
+            f"--results-dir {results_dir}{flags}")
+
+
+def retrain_hint(record: dict[str, Any], results_dir: str | Path) -> str:
+    """What to do about a run without its checkpoint, as the end of an error message."""
+    from .experiments import EXPERIMENTS  # local: see retrain_command
+
+    exp = EXPERIMENTS.get(record.get("experiment") or "")
+    if exp is not None and exp.runner:
+        return (f"{exp.key}'s runs are classifiers on stored frame features and keep no checkpoint; evaluate and "
+                f"predict take the STRN and frame-average runs of {', '.join(k for k, e in EXPERIMENTS.items() if not e.runner)}")
+    cmd = retrain_command(record, results_dir)
+    if cmd is None:
+        return (f"its configuration is no experiment row's; retrain it from Python with strn.run.run("
+                f"strn.config.config_from_dict(<its 'config'>), results_dir={str(results_dir)!r}, force=True)")
+    return f"train it again (this replaces its results JSON with the new run's) with `{cmd}`"
+
+
+def _set_value(v: Any) -> str:
+    """``v`` as --set reads it back (JSON, or a plain string where that is not JSON)."""
+    if isinstance(v, str):
+        try:
+            json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    return json.dumps(v, separators=(",", ":"))
+
+
+def _leaves(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+__all__ = ["TrainedModel", "load_trained", "evaluate_trained", "retrain_command"]

@@ -136,3 +136,72 @@ def test_chance_and_floor_lines_where_records_carry_them():
     fig2 = plots.error_bars(table, ["Algorithm"], "t", records=recs)
     assert plots.figure_problems(fig2) == []
     assert "chance (0.90)" in [line.get_label() for line in fig2.axes[0].get_lines()]
+
+
+def test_the_check_finds_more_than_ten_series_on_one_axis():
+    """What 05.2's training curves had: 16 lines on one axes, on a 10-colour cycle."""
+    fig, ax = plt.subplots()
+    for i in range(16):
+        ax.plot(range(5), [i] * 5, label=f"row {i}")
+    ax.axhline(3.0, label="chance")  # a reference line is no series
+    ax.set(title="t", xlabel="x", ylabel="y")
+    assert any("16 series on one axis" in p for p in plots.figure_problems(fig))
+    plt.close(fig)
+
+
+def test_many_configurations_are_drawn_as_small_multiples():
+    """05.2's 16 configurations: no axes holds more than the check allows, every one is drawn."""
+    recs = load_results(DEMO, "05_2_baselines")
+    if not recs:
+        pytest.skip("no committed results")
+    fig = plots.training_curves(recs, "t")
+    assert plots.figure_problems(fig) == []
+    assert len(fig.axes) > 2
+    drawn = sum(len([line for line in a.get_lines() if len(line.get_xdata()) > 2]) for a in fig.axes)
+    assert drawn == 2 * len({r["name"] for r in recs})  # loss and test error of each
+    plt.close(fig)
+
+
+def test_rows_with_different_steps_per_epoch_are_drawn_against_steps():
+    """05.3: 1% updates take ten times the steps of 10% updates per epoch, and the equal-steps
+    row runs 152 epochs: against epochs it squashed the others into the left edge."""
+    recs = load_results(DEMO, "05_3_learning_algorithms")
+    if not recs:
+        pytest.skip("no committed results")
+    fig = plots.training_curves(recs, "t")
+    assert "optimiser steps" in fig.axes[0].get_xlabel()
+    ends = {line.get_label(): max(line.get_xdata()) for line in fig.axes[0].get_lines()}
+    assert ends["adam-1pct"] == ends["adam-10pct-equal-steps"] or \
+        abs(ends["adam-1pct"] - ends["adam-10pct-equal-steps"]) / ends["adam-1pct"] < 0.05
+    plt.close(fig)
+
+
+def test_the_check_finds_texts_over_each_other_and_over_markers():
+    """What 04's cost figure had: a value label written over the T mark at its bar's end."""
+    fig, ax = plt.subplots()
+    ax.barh([0, 1], [1.95, 1.0])
+    ax.scatter([2.0, 1.0], [0, 1], marker="|", s=200, label="T x plain")
+    ax.text(1.98, 0, "1.95", va="center")
+    ax.set(title="t", xlabel="x", ylabel="y", xlim=(0, 3))
+    assert any("covers a marker" in p for p in plots.figure_problems(fig))
+    fig2, ax2 = plt.subplots()
+    ax2.set(title="t", xlabel="x", ylabel="y")
+    ax2.text(0.5, 0.5, "one label")
+    ax2.text(0.52, 0.5, "another label")
+    assert any("overlap" in p for p in plots.figure_problems(fig2))
+    plt.close(fig)
+    plt.close(fig2)
+
+
+def test_cost_figure_names_each_profile_network_by_its_own_width():
+    """The narrow rows come from the profiles: demo's network is width 8 at 48 px."""
+    from strn.config import make_config
+
+    labels = [c.label for c in architecture.default_cost_configs()]
+    demo = make_config("demo")
+    assert f"demo: STRN w{demo.model.width} T=2, identity 98-104" in labels
+    assert not any("w16" in label for label in labels)
+
+
+def test_symbols_are_mathtext():
+    assert all("_{" not in label or label.count("$") >= 2 for label in plots.technical.BPTT_LABELS.values())

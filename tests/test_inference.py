@@ -112,3 +112,66 @@ def test_committed_checkpoint_predicts(committed_data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     classes = record["dataset"]["classes"]
     assert len(lines) == min(5, len(classes)) and all(line.split()[1] in classes for line in lines)
+
+
+def test_the_command_a_missing_checkpoint_suggests_brings_it_back(tmp_path, monkeypatch, capsys):
+    """The error names a `strn run` command; running it exactly as printed retrains the same
+    configuration (a --set variant here) and leaves the checkpoint where evaluate looks."""
+    import shlex
+
+    monkeypatch.setenv("STRN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STRN_QUIET", "1")
+    results = tmp_path / "results"
+    assert main(["run", "05_7_splits_and_sota", "--profile", "smoke", "--rows", "split-1", "--seeds", "0",
+                 "--results-dir", str(results), "--set", "model.weights=scratch"]) == 0
+    capsys.readouterr()
+    js, = (results / "05_7_splits_and_sota").glob("split-1__*.json")
+    ckpt, = (results / "checkpoints").rglob("*.pt")
+    ckpt.unlink()
+    assert main(["evaluate", str(js)]) == 2
+    err = capsys.readouterr().err
+    assert "has no checkpoint" in err and "--force" in err
+    command = err.split("`")[1]
+    assert command.startswith("strn run ") and "--set model.weights=scratch" in command
+    assert main(shlex.split(command)[1:]) == 0
+    assert ckpt.exists()
+    assert main(["evaluate", str(js)]) == 0
+    assert "error_rate" in capsys.readouterr().out
+
+
+def test_a_run_no_command_can_remake_says_how_from_python(trained, tmp_path, capsys):
+    (tmp_path / "x").mkdir()
+    lone = tmp_path / "x" / "adam-1pct__seed0.json"
+    lone.write_text(trained["json"].read_text())
+    assert strn.inference.retrain_command(json.loads(lone.read_text()), tmp_path) is None
+    assert main(["evaluate", str(lone)]) == 2
+    assert "strn.run.run(" in capsys.readouterr().err
+
+
+def test_a_missing_video_is_named_as_a_missing_file(trained, tmp_path, capsys):
+    missing = tmp_path / "no_such_video.avi"
+    assert main(["predict", str(missing), "--checkpoint", str(trained["json"])]) == 2
+    err = capsys.readouterr().err
+    assert f"video {missing} does not exist" in err and "UCF101.rar" not in err
+
+
+# The demo's thesis model, committed so that `strn evaluate` and `strn predict` work on a
+# fresh clone (identity 98-104, split 1, seed 0; trained by the command in models/demo/README.md).
+DEMO_MODEL = Path(__file__).resolve().parent.parent / "models" / "demo"
+
+
+def test_the_committed_demo_model_is_its_json_s_configuration():
+    import torch
+
+    from strn.config import config_from_dict, config_hash
+
+    jsons = sorted(DEMO_MODEL.glob("*/*.json"))
+    if not jsons:
+        pytest.skip("no committed demo model")
+    for js in jsons:
+        record = json.loads(js.read_text())
+        ckpt = checkpoint_path(DEMO_MODEL, config_from_dict(record["config"]))
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        assert state["config_hash"] == record["config_hash"] == config_hash(config_from_dict(record["config"]))
+        assert record["profile"] == "demo" and record["config"]["model"]["connection"] == "identity"
+        assert strn.load_trained(js).classes == record["dataset"]["classes"]

@@ -145,7 +145,8 @@ def costs(df):
     ax.barh(y, df["x plain"], color=["#9e9e9e" if c == "-" else "#1f77b4" for c in df["connections"]])
     ax.scatter(df["T"], y, marker="|", s=200, color="#d62728", label="T x plain (every frame computed fully)", zorder=3)
     for yi, v in zip(y, df["x plain"]):
-        ax.text(v + 0.03, yi, f"{v:.2f}", va="center", fontsize=7)
+        # inside the bar's end: a T mark sits at or just right of it (x plain <= T)
+        ax.text(v - 0.04, yi, f"{v:.2f}", va="center", ha="right", fontsize=7, color="white")
     ax.set_yticks(y, [f"{c}  ({px} px)" for c, px in zip(df["configuration"], df["input px"])], fontsize=7)
     ax.set_xlabel("MACs per sequence / MACs of the plain ResNet on one frame")
     ax.set_ylabel("network (input size)")

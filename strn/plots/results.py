@@ -9,6 +9,9 @@ from typing import Any, Sequence
 # without a display, and Jupyter's kernel selects its inline backend itself.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from .common import MAX_SERIES
 
 from ..results import table_records
 
@@ -21,6 +24,12 @@ ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
     "05_5_sampling_rate": (["Sampling rate"], "Table 5.6: error by sampling rate"),
     "05_6_temporal_context": (["Context", "Model"], "Table 5.7: error by temporal context"),
     "05_7_splits_and_sota": (["Model", "Split"], "Table 5.8: error by split, and the frame-average baseline"),
+}
+# What a reader needs to read the training time against an x column (error_and_cost).
+COST_NOTES = {
+    "Context": "the time does not grow with T: the windows do not overlap, so a video gives about 1/T as many "
+               "sequences and every context trains on about the same frames per epoch; Special3 computes 2 of "
+               "its 3 frames",
 }
 LABEL_WIDTH = 14  # characters per line of a label under a bar: about the width of its pair of bars
 
@@ -38,8 +47,8 @@ def experiment_figures(key: str, table, records: Sequence[dict[str, Any]]) -> di
     columns, title = ERROR_FIGURES[key]
     records = table_records(records)  # control runs are no table row
     return {key: error_bars(table, columns, title, records=records),
-            f"{key}_training_curves": training_curves(records, f"{title.split(':')[0]}: loss and test error per "
-                                                               f"epoch (first seed of each configuration)")}
+            f"{key}_training_curves": training_curves(records, f"{title.split(':')[0]}: loss and test error during "
+                                                               f"training (first seed of each configuration)")}
 
 
 def error_bars(table, label_columns: Sequence[str], title: str, records: Sequence[dict[str, Any]] | None = None):
@@ -78,32 +87,99 @@ def error_bars(table, label_columns: Sequence[str], title: str, records: Sequenc
     return fig
 
 
+PANEL_SERIES = 4  # configurations per panel where one panel would hold more than MAX_SERIES
+
+
 def training_curves(records: Sequence[dict[str, Any]], title: str = "training curves"):
-    """Training loss and test error per epoch, one line per configuration (first seed)."""
-    n = len({r.get("name") for r in records})
-    # Many configurations (05.2 has 16): the legend goes right of the plots, in a taller figure.
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8 if n <= 6 else 10, max(3.0, 0.17 * n + 1.0)))
-    seen = set()
+    """Training loss and test error, one line per configuration (first seed). Against
+    optimiser steps where the configurations take different numbers of steps per epoch (an
+    epoch of 10% updates is not an epoch of 1% updates), on a log axis where their lengths
+    differ more than fivefold; more than ``MAX_SERIES`` configurations (05.2 has 16) are drawn
+    as small multiples of ``PANEL_SERIES``, loss above test error."""
+    first: dict[str, dict[str, Any]] = {}
     for r in records:
-        if r.get("name") in seen:
-            continue
-        seen.add(r.get("name"))
-        h = r["metrics"]["history"]
-        ep = [e["epoch"] for e in h]
-        a1.plot(ep, [e["train_loss"] for e in h], marker="o", label=r.get("name"))
-        pts = [(e["epoch"], e["test_error"]) for e in h if "test_error" in e]
-        if pts:
-            a2.plot(*zip(*pts), marker="o", label=r.get("name"))
-    reference_lines(a2, records)
-    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
-    a2.set(xlabel="epoch", ylabel="test error (video level)", title="test error", ylim=(0, 1))
-    if n <= 6:
-        a2.legend(fontsize=7)
+        first.setdefault(r.get("name"), r)
+    names = list(first)
+    per_epoch = {n: _steps_per_epoch(first[n]) for n in names}
+    rates = set(per_epoch.values()) - {None}
+    # a few per cent apart (05.7's splits differ in size) reads fine against epochs
+    by_steps = bool(rates) and max(rates) > 1.1 * min(rates)
+    ends = [first[n]["metrics"]["history"][-1]["steps" if by_steps else "epoch"] for n in names
+            if first[n]["metrics"]["history"]]
+    log_x = by_steps and min(ends) > 0 and max(ends) / min(ends) > 5
+    groups = [names] if len(names) <= MAX_SERIES else _panels(names)
+    n = len(groups)
+    if n == 1:
+        fig, axes = plt.subplots(1, 2, figsize=(10, max(3.2, 0.17 * len(names) + 1.0)))
+        pairs = [tuple(axes)]
     else:
-        a2.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+        fig, axes = plt.subplots(2, n, figsize=(2.9 * n + 0.6, 5.6), sharey="row", squeeze=False)
+        pairs = list(zip(axes[0], axes[1]))
+    xlabel = ("optimiser steps" + (" (log scale)" if log_x else "")) if by_steps else "epoch"
+    if by_steps:
+        title += "\nagainst optimiser steps: the configurations take different numbers of steps per epoch"
+    for (a1, a2), group in zip(pairs, groups):
+        prefix = _common_prefix(group) if n > 1 else ""
+        for name in group:
+            h = first[name]["metrics"]["history"]
+            x = [e["steps"] if by_steps else e["epoch"] for e in h]
+            style = dict(marker="o" if len(h) <= 20 else None, markersize=4, label=name[len(prefix):] or name)
+            a1.plot(x, [e["train_loss"] for e in h], **style)
+            pts = [(xi, e["test_error"]) for xi, e in zip(x, h) if "test_error" in e]
+            if pts:
+                a2.plot(*zip(*pts), **style)
+        reference_lines(a2, records)
+        for a in (a1, a2):
+            if log_x:
+                a.set_xscale("log")
+            elif not by_steps:
+                a.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: never 2.5
+        a1.set(title=f"loss: {prefix.rstrip('-')}" if prefix else "loss", ylabel="training loss")
+        a2.set(title=f"test error: {prefix.rstrip('-')}" if prefix else "test error",
+               ylabel="test error (video level)", ylim=(0, 1))
+        if n == 1:
+            a1.set_xlabel(xlabel)
+            a2.set_xlabel(xlabel)
+            # beside the plots, never over a curve
+            a2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+        else:
+            a1.set_xlabel(xlabel)
+            a2.set_xlabel(xlabel)
+            a1.legend(fontsize=6, loc="upper right")
+    if n > 1 and any(line.get_label().startswith(("chance", "single-frame")) for line in pairs[0][1].get_lines()):
+        title += "\ntest error panels: dotted line chance, dashed line the single-frame floor"
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _steps_per_epoch(record: dict[str, Any]) -> float | None:
+    h = record["metrics"]["history"]
+    return round(h[-1]["steps"] / h[-1]["epoch"], 3) if h and h[-1].get("steps") and h[-1].get("epoch") else None
+
+
+def _panels(names: Sequence[str]) -> list[list[str]]:
+    """Configurations by what their names share but the last two words (05.2's feature tap:
+    "block4" of block4-avg-raw, "block4-finetuned" of block4-finetuned-avg-raw), else in
+    runs of ``PANEL_SERIES``."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(str(name).rsplit("-", 2)[0], []).append(name)
+    if 1 < len(groups) and max(map(len, groups.values())) <= PANEL_SERIES:
+        return [sorted(g) for _, g in sorted(groups.items())]
+    return [list(names[i:i + PANEL_SERIES]) for i in range(0, len(names), PANEL_SERIES)]
+
+
+def _common_prefix(names: Sequence[str]) -> str:
+    """The dash-separated words all ``names`` start with ("block4-" of block4-avg-raw, ...)."""
+    parts = [str(n).split("-") for n in names]
+    common = []
+    for words in zip(*parts):
+        if len(set(words)) > 1:
+            break
+        common.append(words[0])
+    prefix = "-".join(common)
+    return prefix + "-" if prefix and all(len(p) > len(common) for p in parts) else ""
 
 
 def reference_lines(ax, records: Sequence[dict[str, Any]], horizontal: bool = True) -> None:
@@ -145,7 +221,9 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
         ax.errorbar([xi], [m], yerr=[sd], fmt="D", color="#1f77b4", capsize=3)
         ax.annotate(f"{name} ({x_column.lower()} {v:g})", (xi, m), xytext=(7, 4), textcoords="offset points",
                     fontsize=7, color="#1f77b4")
-    ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1), title=title)
+    note = COST_NOTES.get(x_column)
+    ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1))
+    ax.set_title(title + ("\n" + textwrap.fill(note, 95) if note else ""), fontsize=10 if not note else 8)
     ticks = sorted(set(values))
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # the values that were run, never 2.5 or 3.5
     ax.set_xlim(x.min() - 0.5 * step, x.max() + 0.5 * step)
@@ -155,6 +233,7 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
     if own.any():
         ax2.plot(x[own], seconds[own], "^", color="#d62728")
     ax2.set_ylabel("training time, this run (s)", color="#d62728")
+    ax2.set_ylim(0, 1.1 * np.nanmax(seconds))  # from zero: a few per cent must not look like a fall
     ax2.tick_params(axis="y", colors="#d62728")
     if "thesis training time (h)" in table:
         ax3 = ax.twinx()

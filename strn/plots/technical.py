@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 ACTIVATION_PANELS = ("identity", "sigmoid", "tanh", "relu", "softmax")
-BPTT_LABELS = {"rnn_tanh": "tanh RNN", "gru": "GRU", "residual": "residual chain h_t = h_{t-1} + f(x_t)"}
+BPTT_LABELS = {"rnn_tanh": "tanh RNN", "gru": "GRU", "residual": r"residual chain $h_t = h_{t-1} + f(x_t)$"}
 
 
 def activations(curves: dict[str, dict[str, Any]], example: dict[str, list[float]]):
