@@ -33,8 +33,10 @@ def _kernel_env() -> None:
 
 @contextlib.contextmanager
 def terminal(log_path: str | Path, *, quiet: bool, say: Callable[[str], None] | None = None
-             ) -> Iterator[Callable[[str], None]]:
-    """Yields ``out(line)``: a line for the user (``say``, default: this terminal's stdout).
+             ) -> Iterator[Callable[..., None]]:
+    """Yields ``out(line, end="\\n")``: a line for the user (``say``, default: this terminal's
+    stdout). ``end=""`` starts a line that a long phase completes: the next ``out`` repeats it
+    with its result, and a quiet terminal shows only the rest.
 
     ``quiet``: meanwhile, whatever else reaches this process's stdout and stderr goes to
     ``log_path`` instead -- at the file-descriptor level, because the noise comes from child
@@ -42,8 +44,17 @@ def terminal(log_path: str | Path, *, quiet: bool, say: Callable[[str], None] | 
     TCP without encryption" at every start, "KeyboardInterrupt caught in kernel" at every
     shutdown), the master kernel's own kernels, the training pool's workers, papermill's
     bars. On an error the user is told where that output went."""
+    pending = [""]
+
+    def loud(line: str, end: str = "\n") -> None:
+        if end:
+            (say or print)(line)
+        elif not say:
+            print(line.rstrip(": ") + " ...", flush=True)
+        sys.stdout.flush()
+
     if not quiet:
-        yield say or (lambda line: print(line, flush=True))
+        yield loud
         return
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,12 +63,16 @@ def terminal(log_path: str | Path, *, quiet: bool, say: Callable[[str], None] | 
     saved = os.dup(1), os.dup(2)
     user = os.fdopen(os.dup(saved[0]), "w", buffering=1)
 
-    def out(line: str) -> None:
+    def out(line: str, end: str = "\n") -> None:
         if say:
-            say(line)
-        else:
-            user.write(line + "\n")
-            user.flush()
+            if end:
+                say(line)
+            return
+        shown = line[len(pending[0]):] if pending[0] and line.startswith(pending[0]) else \
+            ("\n" if pending[0] else "") + line
+        user.write(shown + end)
+        user.flush()
+        pending[0] = line if not end else ""
 
     try:
         # Python's own sys.stdout/sys.stderr too: they need not write to descriptors 1 and 2.

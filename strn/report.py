@@ -3,6 +3,7 @@ verdicts, export the HTML report. The page's layout lives in ``strn/templates/``
 this module gathers what it shows."""
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -47,10 +48,14 @@ def verdict_counts(results_dir: str | Path) -> Counter:
 
 
 def _template(name: str):
-    import jinja2  # local: comes with nbconvert, needed only when a page is rendered
+    import jinja2  # local (both): come with nbconvert, needed only when a page is rendered
+    import markupsafe
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
+    # `command` in a sentence (the page's and summary.md's text alike) as code on the page
+    env.filters["code"] = lambda s: markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>",
+                                                             str(markupsafe.escape(s))))
     return env.get_template(name)
 
 
@@ -104,6 +109,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
         root = dataset_root(make_config(profile), data_dir)
         out(f"[1/4] data: {root} ready ({time.perf_counter() - t:.0f} s)")
         t, nb_jobs = time.perf_counter(), 1
+        out("[2/4] training: ", end="")
         if not force:
             train_all(profile, jobs=jobs, device=device, results_dir=results_dir, data_dir=data_dir, stack=stack_seeds)
             # Notebooks that only read stored runs and draw them can share the cores too.
@@ -113,6 +119,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
         out(f"[2/4] training: {trained} run(s) trained, {stored_before} found stored"
             + ("" if nb_jobs > 1 or force else "; the notebooks train the rest") + f" ({time.perf_counter() - t:.0f} s)")
         t = time.perf_counter()
+        out("[3/4] notebooks: ", end="")
         params = {"profile": profile, "device": device, "force": force, "results_dir": str(results_dir),
                   "figures_dir": str(figures_dir) if figures_dir else None,
                   "data_dir": str(data_dir) if data_dir else None, "jobs": nb_jobs}
@@ -138,7 +145,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
 def final_line(html: Path, seconds: float, counts: Counter) -> str:
     """The last line `strn report` prints: where the report is, the verdicts, the time."""
     verdicts = ", ".join(f"{n} {word}" for word, n in counts.most_common()) or "none judged"
-    return f"done in {minutes(seconds)}: {html} ({sum(counts.values())} claims: {verdicts})"
+    return f"done in {minutes(seconds)}. Report: {html}. The {sum(counts.values())} claims: {verdicts}."
 
 
 def notebook_durations(results_dir: str | Path) -> list[dict[str, Any]]:

@@ -117,6 +117,21 @@ def test_terminal_keeps_child_processes_noise_out_unless_verbose(tmp_path, capfd
         assert "IPKernelApp" in log.read_text() and "a library's own line" in log.read_text()
 
 
+def test_terminal_shows_a_long_phase_before_it_ends(tmp_path, capfd):
+    said = []
+    with notebook_runs.terminal(tmp_path / "log.txt", quiet=True) as out:
+        out("[2/4] training: ", end="")
+        said.append(capfd.readouterr().out)  # shown while the phase runs
+        out("[2/4] training: 3 run(s) trained")
+        out("[3/4] notebooks: 9 of 9 ok")
+    said.append(capfd.readouterr().out)
+    assert said == ["[2/4] training: ", "3 run(s) trained\n[3/4] notebooks: 9 of 9 ok\n"]
+    with notebook_runs.terminal(tmp_path / "log.txt", quiet=False) as out:  # verbose: whole lines
+        out("[2/4] training: ", end="")
+        out("[2/4] training: 3 run(s) trained")
+    assert capfd.readouterr().out == "[2/4] training ...\n[2/4] training: 3 run(s) trained\n"
+
+
 def test_terminal_says_where_the_output_went_on_an_error(tmp_path, capfd):
     with pytest.raises(RuntimeError):
         with notebook_runs.terminal(tmp_path / "log.txt", quiet=True):

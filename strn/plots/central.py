@@ -34,7 +34,7 @@ def strn_vs_frame_average(records: Sequence[dict[str, Any]], thesis: tuple[float
     seeds = per_seed(records)
     floor = dataset_level(records, "single_frame_floor") if floor is None else floor
     chance = dataset_level(records, "chance_error")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(5.6, 3.9))
     x = (0, 1)
     for i, (seed, errs) in enumerate(seeds.items()):
         ax.plot(x, (errs[FRAME_ROW], errs[STRN_ROW]), "o-", color=SEED_COLOURS[i % len(SEED_COLOURS)], lw=2,
