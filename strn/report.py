@@ -98,6 +98,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
     from .config import make_config
     from .parallel import all_stored, default_jobs, train_all
     from .results import environment
+    from .engine import resolve_device
     from .run import dataset_root
 
     results_dir = Path(results_dir or default_results_dir(profile))
@@ -108,16 +109,17 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
         t = time.perf_counter()
         root = dataset_root(make_config(profile), data_dir)
         out(f"[1/4] data: {root} ready ({time.perf_counter() - t:.0f} s)")
-        t, nb_jobs = time.perf_counter(), 1
+        t, nb_jobs, stored = time.perf_counter(), 1, False
         out("[2/4] training: ", end="")
         if not force:
             train_all(profile, jobs=jobs, device=device, results_dir=results_dir, data_dir=data_dir, stack=stack_seeds)
+            stored = all_stored(profile, device=device, results_dir=results_dir, data_dir=data_dir)
             # Notebooks that only read stored runs and draw them can share the cores too.
-            if jobs > 1 and all_stored(profile, device=device, results_dir=results_dir, data_dir=data_dir):
-                nb_jobs = jobs
+            nb_jobs = jobs if jobs > 1 and stored else 1
         trained = len(load_results(results_dir)) - stored_before if results_dir.exists() else 0
-        out(f"[2/4] training: {trained} run(s) trained, {stored_before} found stored"
-            + ("" if nb_jobs > 1 or force else "; the notebooks train the rest") + f" ({time.perf_counter() - t:.0f} s)")
+        rest = "" if stored else "; the notebooks retrain every run" if force else "; the notebooks train the rest"
+        out(f"[2/4] training: {trained} run(s) trained, {stored_before} found stored{rest} "
+            f"({time.perf_counter() - t:.0f} s)")
         t = time.perf_counter()
         out("[3/4] notebooks: ", end="")
         params = {"profile": profile, "device": device, "force": force, "results_dir": str(results_dir),
@@ -131,11 +133,10 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
             + (f", failed: {', '.join(failed)} (their executed copies are in {results_dir / 'executed'})"
                if failed else "") + f" ({time.perf_counter() - t:.0f} s)")
         t = time.perf_counter()
-        env = environment(device if device != "auto" else None)
+        env = environment(str(resolve_device(device)))
         record_build(results_dir, time.perf_counter() - t0, from_empty=stored_before == 0,
                      trained=len(load_results(results_dir)) - stored_before, cores=usable_cores(),
-                     device=env["device"] if device == "auto" else device, commit=env["git_commit"],
-                     dirty=env["git_dirty"])
+                     device=env["device"], commit=env["git_commit"], dirty=env["git_dirty"])
         md = write_summary_markdown(results_dir, profile)
         html = export_html(executed, results_dir / "report.html")
         out(f"[4/4] report: {html} and {md.name} ({time.perf_counter() - t:.0f} s)")
