@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: report test lab bench bench-gpu
+.PHONY: report test lab lab-git bench bench-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,15 +26,26 @@ test: $(STAMP)
 ## same interpreter). A git filter (nbstripout, keeping cell ids) keeps outputs out of
 ## committed notebooks, so `git status` stays clean. Lab is installed once (a stamp file).
 LAB_STAMP := $(VENV)/.lab-stamp
+NBSTRIPOUT := "$(abspath $(BIN))/python" -m nbstripout --keep-id
 $(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[lab]'
 	touch $(LAB_STAMP)
 
 lab: $(LAB_STAMP)
-	$(BIN)/nbstripout --install
-	git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id'
-	git config diff.ipynb.textconv '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id -t'
+	@$(MAKE) --no-print-directory lab-git BIN=$(BIN)
 	$(BIN)/jupyter lab notebooks/
+
+## The git filter, set once in this clone (.git/config, .git/info/attributes) and only when no
+## nbstripout filter is set yet: one you set yourself, or an earlier `make lab`'s, is left alone.
+lab-git:
+	@if git config --get filter.nbstripout.clean >/dev/null; then \
+	  echo "make lab: a git filter nbstripout is already set in this clone ($$(git config --get filter.nbstripout.clean)); git config left as it is"; \
+	else \
+	  $(BIN)/nbstripout --install && \
+	  git config filter.nbstripout.clean '$(NBSTRIPOUT)' && \
+	  git config diff.ipynb.textconv '$(NBSTRIPOUT) -t' && \
+	  echo "make lab: set the git filter nbstripout (--keep-id) in this clone's .git/config and .git/info/attributes, once: notebooks saved from Lab are committed without outputs"; \
+	fi
 
 ## CPU benchmarks (run alone on a quiet machine), then the README's performance section
 bench: $(STAMP)

@@ -16,12 +16,13 @@ from .paths import default_results_dir
 
 
 def _report(a: argparse.Namespace) -> int:
-    from .report import build_report  # local: papermill, and through it pandas and torch
+    from .report import build_report, final_line, verdict_counts  # local: papermill, and through it pandas and torch
 
     t0 = time.perf_counter()
     html = build_report(a.profile, device=a.device, force=a.force, results_dir=a.results_dir,
-                        figures_dir=a.figures_dir, data_dir=a.data_dir, jobs=a.jobs, stack_seeds=a.stack_seeds)
-    print(f"report written to {html} in {time.perf_counter() - t0:.0f} s")
+                        figures_dir=a.figures_dir, data_dir=a.data_dir, jobs=a.jobs, stack_seeds=a.stack_seeds,
+                        verbose=a.verbose)
+    print(final_line(html, time.perf_counter() - t0, verdict_counts(html.parent)), flush=True)
     return 0
 
 
@@ -248,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-stack-seeds", dest="stack_seeds", action="store_false",
                    help="CPU pool: one process per seed instead of the seeds of a configuration as one stacked model "
                         "(stacked is about 1.5x faster on the demo; the numbers differ by float rounding)")
+    r.add_argument("--verbose", action="store_true",
+                   help="show everything the training pool, papermill and the kernels print (default: one line per "
+                        "phase; the rest goes to <results-dir>/executed/strn_report.log)")
     r.set_defaults(func=_report)
 
     t = parser("train-all", "train every run of a profile's notebooks in a pool of processes "

@@ -20,6 +20,10 @@ from .paths import default_figures_dir, default_results_dir
 from .run import dataset_root
 
 NOTEBOOK_PARAMETERS = ("profile", "device", "seeds", "force", "results_dir", "figures_dir", "data_dir")
+# What each profile is, as the notebooks' parameters cell says it (tests/test_lab.py checks that
+# both name every profile of strn/profiles.py).
+PROFILE_HELP = {"smoke": "seconds, CI", "demo": "built-in synthetic set, CPU minutes",
+                "gpu": "the demo's set at 112 px, full-width net, one GPU", "full": "UCF-101, GPU"}
 
 
 class UndeclaredParameterError(NameError):
@@ -171,7 +175,8 @@ def setup(profile: str = "demo", device: str = "auto", seeds: Any = None, force:
     """Check the notebook's parameters and resolve the output folders of the profile."""
     reject_undeclared()
     if profile not in PROFILES:
-        raise ConfigError(f"profile {profile!r} is not known; allowed: {', '.join(PROFILES)}")
+        raise ConfigError(f"profile {profile!r} is not known; allowed: "
+                          f"{'; '.join(f'{p} ({PROFILE_HELP.get(p, p)})' for p in PROFILES)}")
     return Context(profile=profile, device=device, seeds=parse_seeds(seeds),
                    force=bool(force),
                    results_dir=Path(results_dir) if results_dir else default_results_dir(profile),

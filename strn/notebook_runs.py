@@ -2,6 +2,7 @@
 run they show is stored (`strn.report` builds the report from them)."""
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -9,7 +10,7 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .paths import NOTEBOOKS_DIR, default_results_dir
 from .progress import log
@@ -28,6 +29,70 @@ def _kernel_env() -> None:
     bindir = str(Path(sys.executable).parent)
     if not os.environ.get("PATH", "").startswith(bindir + os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+@contextlib.contextmanager
+def terminal(log_path: str | Path, *, quiet: bool, say: Callable[[str], None] | None = None
+             ) -> Iterator[Callable[..., None]]:
+    """Yields ``out(line, end="\\n")``: a line for the user (``say``, default: this terminal's
+    stdout). ``end=""`` starts a line that a long phase completes: the next ``out`` repeats it
+    with its result, and a quiet terminal shows only the rest.
+
+    ``quiet``: meanwhile, whatever else reaches this process's stdout and stderr goes to
+    ``log_path`` instead -- at the file-descriptor level, because the noise comes from child
+    processes that inherit them: the Jupyter kernels papermill starts ("Kernel is running over
+    TCP without encryption" at every start, "KeyboardInterrupt caught in kernel" at every
+    shutdown), the master kernel's own kernels, the training pool's workers, papermill's
+    bars. On an error the user is told where that output went."""
+    pending = [""]
+
+    def loud(line: str, end: str = "\n") -> None:
+        if end:
+            (say or print)(line)
+        elif not say:
+            print(line.rstrip(": ") + " ...", flush=True)
+        sys.stdout.flush()
+
+    if not quiet:
+        yield loud
+        return
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    user = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+
+    def out(line: str, end: str = "\n") -> None:
+        if say:
+            if end:
+                say(line)
+            return
+        shown = line[len(pending[0]):] if pending[0] and line.startswith(pending[0]) else \
+            ("\n" if pending[0] else "") + line
+        user.write(shown + end)
+        user.flush()
+        pending[0] = line if not end else ""
+
+    try:
+        # Python's own sys.stdout/sys.stderr too: they need not write to descriptors 1 and 2.
+        with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield out
+            except BaseException:
+                out(f"(everything it printed is in {log_path})")
+                raise
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for fd in saved:
+            os.close(fd)
+        user.close()
 
 
 def execute(src: str | Path, dst: str | Path, parameters: Mapping[str, Any], *, timeout: int | None = None,

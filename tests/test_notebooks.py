@@ -95,15 +95,36 @@ def test_rerun_reads_results_back_instead_of_training(smoke_run, tmp_path):
     assert stored and {p: p.stat().st_mtime_ns for p in stored} == stored
 
 
-def test_master_builds_the_report_from_stored_results(smoke_run):
-    html = report.build_report("smoke", results_dir=smoke_run["results"], figures_dir=smoke_run["figures"])
+def test_master_builds_the_report_from_stored_results(smoke_run, capfd):
+    """`strn report` over stored runs: one line per phase and a final line with the report's path,
+    the verdict counts and the time; none of the kernels' warnings or bars."""
+    from strn import cli
+
+    capfd.readouterr()
+    assert cli.main(["report", "--profile", "smoke", "--results-dir", str(smoke_run["results"]),
+                     "--figures-dir", str(smoke_run["figures"])]) == 0
+    seen = capfd.readouterr()
+    lines = seen.out.strip().splitlines()
+    assert [line[:14] for line in lines[:4]] == ["[1/4] data: ", "[2/4] training", "[3/4] notebook",
+                                                 "[4/4] report: "], seen.out
+    assert f"[3/4] notebooks: {len(NUMBERED)} of {len(NUMBERED)} ok" in lines[2]
+    assert "0 run(s) trained" in lines[1]
+    html = smoke_run["results"] / "report.html"
+    counts = report.verdict_counts(smoke_run["results"])
+    assert len(lines) == 5 and lines[4].startswith("done in ") and str(html) in lines[4]
+    assert f"The {sum(counts.values())} claims: " in lines[4] and all(f"{n} {w}" in lines[4] for w, n in counts.items())
+    for noise in ("IPKernelApp", "KeyboardInterrupt", "%|", "Executing"):
+        assert noise not in seen.out + seen.err
+    assert "IPKernelApp" in (smoke_run["results"] / "executed" / "strn_report.log").read_text()
     text = html.read_text()
     assert "reproduced mean ± std" in text and "0.197" in text  # the thesis's Table 5.3 beside ours
     assert "reproduced" in text and "not run" not in text
     assert text.count("data:image/png;base64") >= len(list(smoke_run["figures"].glob("*.png")))  # every figure
+    timing = json.loads((smoke_run["results"] / "summaries" / "timing.json").read_text())
+    assert "from_empty_s" not in timing and timing["last_render_s"] > 0  # the runs were stored before
     summary = (smoke_run["results"] / "summary.md").read_text()
     assert "Results of profile `smoke`" in summary and "| 5.3 | ADAM / 1% | 0.197 |" in summary
-    assert "05_3_learning_algorithms | ok |" in summary
+    assert "05_3_learning_algorithms | ok |" in summary and "The latest `strn report`" in summary
     master = nbformat.read(smoke_run["results"] / "executed" / "00_master.ipynb", as_version=4)
     assert not any(o.get("output_type") == "error" for c in master.cells for o in c.get("outputs", []))
     for src in NUMBERED:
@@ -156,8 +177,9 @@ def _chromium():
 
 
 def test_report_page_in_headless_chromium(smoke_run, tmp_path):
-    """The report as a reader's browser renders it: no traceback or warning, the first screen,
-    every experiment's table with its verdicts, every figure."""
+    """The report as a reader's browser renders it: no traceback or warning; the answer first
+    (what was run, the claims with their words defined), every experiment's table with its
+    verdicts, every figure; how it was made at the end; readable at a phone's width."""
     import html as html_mod
     import re
 
@@ -173,19 +195,21 @@ def test_report_page_in_headless_chromium(smoke_run, tmp_path):
                          capture_output=True, text=True, timeout=120).stdout
     text = html_mod.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", dom, flags=re.S)))
     assert "Traceback" not in text and "WARNING" not in text and "Warning" not in text
-    for line in ("What was run", "On what", "How long", "Verdicts", "Provenance"):
-        assert line in text
+    order = [text.index(s) for s in ("were rerun as", "The thesis's claims, judged", "reproduced:",
+                                     "How this page was made", "How long it took")]
+    assert order == sorted(order)
     keys = [k for k in experiments.EXPERIMENTS if (smoke_run["results"] / k).exists()]
-    assert dom.count('<table class="strn">') == len(keys)
-    assert dom.count('class="verdict"') >= 5
+    assert dom.count('<section class="experiment" id=') == len(keys)
+    assert dom.count('<table class="claims">') == 1 and dom.count('class="verdict ') >= 5
     pngs = list(smoke_run["figures"].glob("*.png"))
     for p in pngs:
         assert f'alt="{p.stem}"' in dom, f"{p.name} is not in the report"
     assert "…" not in text  # no evidence cut short
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
+    for size in ("1400,1000", "400,900"):
+        shot = tmp_path / f"report_{size.split(',')[0]}.png"
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={size}",
+                        f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+        assert shot.exists() and shot.stat().st_size > 10_000
 
 
 def test_executed_notebook_has_few_stream_outputs(smoke_run, tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
-"""Skipped videos are counted in the summary and on the report's first screen (issue 14)."""
+"""Skipped videos are counted in the summary and on the report page."""
 import json
 import shutil
+from html import unescape
 
 from strn import report
 
@@ -11,12 +12,12 @@ def test_skipped_videos_are_listed_once_and_counted(tmp_path):
                                 {"path": "B/v_b.avi", "reason": "truncated"}]},
             {"skipped_videos": []}, {}]
     assert [s["path"] for s in report.skipped_videos(recs)] == ["A/v_a.avi", "B/v_b.avi"]
-    text = report._skipped_text(recs)
+    text = report.skipped_text(recs)
     assert text.startswith("2 video(s) skipped") and "truncated" in text
-    assert report._skipped_text([{}]) == "no video was skipped"
+    assert report.skipped_text([{}]) == "no video was skipped"
 
 
-def test_summary_and_first_screen_say_what_was_skipped(tmp_path):
+def test_summary_and_report_page_say_what_was_skipped(tmp_path):
     results = tmp_path / "results"
     shutil.copytree("tests/data/trained_smoke", results)
     path = next(results.rglob("*__seed0.json"))
@@ -25,7 +26,9 @@ def test_summary_and_first_screen_say_what_was_skipped(tmp_path):
     path.write_text(json.dumps(rec))
     summary = report.write_summary_markdown(results, "smoke").read_text()
     assert "Videos: 1 video(s) skipped: Apple/v_Apple_g01_c01.avi (no video stream)" in summary
-    assert "1 video(s) skipped" in report._first_screen("smoke", results, None, [])
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    assert "1 video(s) skipped" in report.report_page("smoke", results, figures).data
 
 
 def test_report_puts_notebook_figures_and_calibration_figures_under_their_own_headings(tmp_path):
@@ -40,7 +43,7 @@ def test_report_puts_notebook_figures_and_calibration_figures_under_their_own_he
     for name in ("03_technical_details_bptt", "calibration", "convergence_checks"):
         plt.figure(figsize=(1, 1)).savefig(figures / f"{name}.png")
         plt.close("all")
-    html = report.report_page("smoke", results, figures).data
+    html = unescape(report.report_page("smoke", results, figures).data)
     notebooks = html.index("The other notebooks' figures")
     checks = html.index("How the demo was calibrated and checked")
     assert notebooks < html.index("03_technical_details_bptt") < checks
