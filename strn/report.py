@@ -199,6 +199,9 @@ CAPTIONS = {  # what to look for, by the end of a figure's name
                         "error that rises while the loss falls means the runs fit the training scenes.",
     "_cost": "Look at the error against the training time this run measured (left and right axes).",
     "_by_context": "Look at how the error changes with the number of frames a model sees.",
+    "_order_test": "Each row's error with the frames as sampled (blue), reversed (orange) and all copies of the last "
+                   "frame (grey), with the single-frame floor: a model that uses the order rises when the frames are "
+                   "reversed; an order-free one does not.",
     "_confusion": "Look at the diagonal (correct videos) and at which classes are mixed up: in the synthetic set, "
                   "classes of one shape that differ only in the direction of motion.",
     # chapters 3, 4 and 5.1 (notebooks 03, 04, 05.1)
