@@ -45,7 +45,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    kind: str = "strn"  # "strn", "frame_avg" (per-frame ResNet, mean probabilities), "feat_avg", "feat_gru"
+    kind: str = "strn"  # "strn", "tsm" (online temporal shift, strn/model/tsm.py), "frame_avg" (per-frame ResNet,
+    # mean probabilities), "feat_avg", "feat_gru"
     backbone: str = "resnet50"  # torchvision-style ResNet of [3, 4, 6, 3] Bottleneck blocks
     width: int = 64  # base width: 64 is ResNet-50; smaller is a narrow net of the same shape
     connection: str = "identity"  # temporal skip connection R: "identity", "conv", "conv_relu"
@@ -53,6 +54,8 @@ class ModelConfig:
     special3: bool = False  # one connection at the last block that skips a frame (Fig. 5.3)
     weights: str = "scratch"  # "scratch", "pretrained" (the profile's stand-in for ImageNet, strn/pretrain.py;
     # ImageNet for full), "imagenet" (torchvision's file, local) or a checkpoint path
+    shift_fraction: float = 0.125  # tsm only: fraction of a shifting block's input channels taken from frame t-1
+    shift_positions: list[str] | None = None  # tsm only: blocks that shift ("layer4.2", "98-104"); None: every block
 
 
 @dataclass
@@ -101,7 +104,7 @@ _CHOICES = {
     "data.cache_codec": ("raw", "jpeg90"),
     "data.eval_subset": ("test", "val"),
     "control": ("", "schedule-length"),
-    "model.kind": ("strn", "frame_avg", "feat_avg", "feat_gru"),
+    "model.kind": ("strn", "tsm", "frame_avg", "feat_avg", "feat_gru"),
     "model.connection": ("identity", "conv", "conv_relu"),
     "train.optimizer": ("adam", "rprop", "sgd"),
     "train.lr_schedule": ("constant", "cosine"),
@@ -109,6 +112,7 @@ _CHOICES = {
 # Fields added after results were stored: left out of the hash while they hold these values,
 # so every configuration that existed before them keeps its hash (and its stored results).
 _HASHED_UNLESS = {"train.lr_schedule": "constant", "data.cache_codec": "raw", "data.eval_subset": "test",
+                  "model.shift_fraction": 0.125, "model.shift_positions": None,
                   # hashed: a control run is never found for, nor reused as, a table row's run
                   "control": ""}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}
@@ -176,6 +180,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"'data.crop' ({cfg.data.crop}) cannot exceed 'data.size' ({cfg.data.size})")
     if cfg.model.special3 and cfg.data.seq_len < 3:
         raise ConfigError("'model.special3' needs 'data.seq_len' >= 3 (it reaches frame t-2)")
+    _check_shift(cfg)  # before the placement below, which makes a default placement None
     if cfg.model.positions is not None:
         # Canonical module names, and None for the default placement, so that the same
         # network always has the same hash (and its results are shared between tables).
@@ -192,6 +197,31 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"profile {cfg.profile!r} runs on UCF-101 (it has no synthetic set): set 'data.dataset' to "
                           f"'ucf101' and 'data.root' to its folder")
     return cfg
+
+
+def _check_shift(cfg: RunConfig) -> None:
+    """The temporal shift's fields: a fraction in [0, 1]; shifting blocks as canonical names (None for
+    every block, so the same network always has the same hash); STRN's placement fields unused."""
+    m = cfg.model
+    if not 0 <= m.shift_fraction <= 1:
+        raise ConfigError(f"'model.shift_fraction' must be in [0, 1], got {m.shift_fraction!r}")
+    if m.kind != "tsm":
+        if m.shift_fraction != 0.125 or m.shift_positions is not None:
+            raise ConfigError("'model.shift_fraction' and 'model.shift_positions' apply to model.kind 'tsm' only; "
+                              f"remove them or set model.kind to 'tsm' (it is {m.kind!r})")
+        return
+    if m.positions is not None or m.special3:
+        raise ConfigError("model.kind 'tsm' places no STRN connection: give its shifting blocks as "
+                          "'model.shift_positions' instead of 'model.positions' / 'model.special3'")
+    if m.shift_positions is not None:
+        from .model.positions import BLOCK_NAMES, resolve_positions  # local: see validate
+
+        try:
+            m.shift_positions = resolve_positions(m.shift_positions)
+        except ValueError as e:
+            raise ConfigError(f"'model.shift_positions': {e}") from None
+        if sorted(m.shift_positions) == sorted(BLOCK_NAMES):
+            m.shift_positions = None
 
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

@@ -33,7 +33,7 @@ TEST_FRAMES_R10 = round(TRAIN_FRAMES_R10 * 3783 / 9537)
 # The master's order (notebooks without GPU work have no experiment).
 NOTEBOOKS = ("03_technical_details", "04_architecture", "05_1_dataset", "05_2_baselines",
              "05_3_learning_algorithms", "05_4_recurrent_connection", "05_5_sampling_rate",
-             "05_6_temporal_context", "05_7_splits_and_sota")
+             "05_6_temporal_context", "05_7_splits_and_sota", "06_beyond_the_thesis")
 NO_GPU_WORK = {"03_technical_details": "small MLPs and recurrent cells on the CPU",
                "04_architecture": "parameter and MAC counts on the meta device",
                "05_1_dataset": "statistics of the videos: decoding, CPU-bound"}

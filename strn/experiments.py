@@ -157,6 +157,28 @@ _register(Experiment(
 ))
 
 
+# Not in the thesis: STRN beside its successor, the online temporal shift module (Lin et al., ICCV
+# 2019; strn/model/tsm.py), on the same backbone, data, protocol and recipe. The two STRN rows and
+# the frame average have the configurations of 05.4's and 05.7's rows: their stored runs are reused.
+BEYOND_THE_THESIS = "06_beyond_the_thesis"
+_register(Experiment(
+    key=BEYOND_THE_THESIS, table="06",
+    title="Beyond the thesis: STRN beside the online temporal shift module (TSM) at equal cost, and the frame "
+          "average (T = 2)",
+    rows=(
+        Row("identity-98-104", {"Model": "STRN identity 98-104 (the thesis's model)"}, _conn("identity", "98-104"),
+            0.197),
+        Row("conv-98-104", {"Model": "STRN conv 98-104"}, _conn("conv", "98-104"), 0.219),
+        Row("tsm-all", {"Model": "TSM, every block (1/8 from t-1)"}, {"model": {"kind": "tsm"}}, None),
+        Row("tsm-98-104", {"Model": "TSM, layer4.2 only (98-104)"},
+            {"model": {"kind": "tsm", "shift_positions": ["98-104"]}}, None),
+        Row("frame-average", {"Model": "frame average (no temporal connection)"}, {"model": {"kind": "frame_avg"}},
+            None),
+    ),
+    notes="TSM has no thesis number: the thesis predates it",
+))
+
+
 def get_experiment(key: str) -> Experiment:
     try:
         return EXPERIMENTS[key]

@@ -18,7 +18,7 @@ from . import results as res
 from .config import RunConfig, config_from_dict, config_hash
 from .data.transforms import crop_batch, to_input
 from .data.video import decode_sampled, sequence_windows
-from .model.build import build_model
+from .model.build import build_model, tsm_options
 from .run import checkpoint_path, prepare
 from .determinism import place_model
 from .engine import resolve_device
@@ -88,7 +88,7 @@ def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
     # weights="scratch": the checkpoint replaces every weight, no pretraining is needed to rebuild
     model = build_model(m.kind, num_classes=len(classes), seq_len=cfg.data.seq_len, backbone=m.backbone,
                         width=m.width, connection=m.connection, positions=m.positions, special3=m.special3,
-                        weights="scratch")
+                        **tsm_options(m), weights="scratch")
     model.load_state_dict(state["model"])
     dev = resolve_device(device)
     place_model(model, dev).eval()

@@ -38,6 +38,9 @@ CAPTIONS = {  # by the end of a figure's name: what it shows
              "seconds and the thesis's hours (right axes).",
     "_by_context": "Table 5.7: the error by temporal context, the number of frames a model sees; Special3 "
                    "(three frames, not a chain of connections) is drawn apart.",
+    "_order_test": "Notebook 06: each row's error with the frames as sampled, reversed and all copies of the last "
+                   "frame, with the single-frame floor: a model that uses the order gets worse when the frames are "
+                   "reversed or frozen; an order-free one does not.",
     "_confusion": "The best run of Table 5.8: which test videos went to which class (rows normalised); on the "
                   "synthetic set the mix-ups are classes of one shape that differ only in the direction of motion.",
     "_activations": "Activation functions and their derivatives (chapter 3).",

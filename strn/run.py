@@ -20,7 +20,7 @@ from .config import RunConfig, config_hash
 from .data.cache import FrameCache
 from .data.datasets import SequenceDataset
 from .data.ucf101 import VAL_SPLIT_SEED, group_val_split, read_split, read_train_split
-from .model.build import build_model, connections_built
+from .model.build import build_model, connections_built, tsm_options
 from .paths import default_data_dir, default_results_dir
 from .pretrain import pretrained_backbone
 from .record import make_record, train_cost
@@ -103,7 +103,7 @@ def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:
 def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) -> torch.nn.Module:
     m = cfg.model
     return build_model(m.kind, num_classes=num_classes, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
-                       connection=m.connection, positions=m.positions, special3=m.special3,
+                       connection=m.connection, positions=m.positions, special3=m.special3, **tsm_options(m),
                        weights=resolve_weights(cfg, data_dir))
 
 
@@ -113,7 +113,7 @@ def planned_connections(cfg: RunConfig) -> list[dict[str, Any]]:
     m = cfg.model
     with torch.device("meta"):
         model = build_model(m.kind, num_classes=2, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
-                            connection=m.connection, positions=m.positions, special3=m.special3)
+                            connection=m.connection, positions=m.positions, special3=m.special3, **tsm_options(m))
     return connections_built(model)
 
 

@@ -27,6 +27,8 @@ def test_every_strn_row_is_listed_once_per_configuration():
     wanted = {(k, r.name) for k, e in EXPERIMENTS.items() if not e.runner for r in e.rows}
     assert {c.experiment for c, _, _ in configs} == {k for k, _ in wanted}
     assert {s for _, s in hashes} == {0, 1}
+    # notebook 06's TSM rows train in the pool too (its STRN rows and frame average are 05.x twins)
+    assert {("06_beyond_the_thesis", "tsm-all"), ("06_beyond_the_thesis", "tsm-98-104")} <= names
     # the equal-steps row carries its derived epochs, so the pool trains what the notebook asks for
     eq = [c for c, _, _ in configs if c.name == "adam-10pct-equal-steps"]
     assert eq and all(c.train.epochs > parallel.experiment_configs("smoke", seeds=[0])[0][0].train.epochs for c in eq)

@@ -10,10 +10,11 @@ from torch import Tensor, nn
 from .backbone import ARCHS, build_backbone, load_weights
 from .baselines import FeatureAvgClassifier, FeatureGRUClassifier, TAPS, FrameAverage, build_frame_classifier
 from .strn import STRN, block_names, plan_connections
+from .tsm import DEFAULT_SHIFT_FRACTION, TSM
 
-__all__ = ["MODEL_KINDS", "build_model", "connections_built"]
+__all__ = ["MODEL_KINDS", "build_model", "connections_built", "tsm_options"]
 
-MODEL_KINDS = ("strn", "frame_avg", "frame", "feat_avg", "feat_gru")
+MODEL_KINDS = ("strn", "tsm", "frame_avg", "frame", "feat_avg", "feat_gru")
 
 
 def build_model(
@@ -38,7 +39,8 @@ def build_model(
             of the averaged distribution); "frame" -- plain ResNet on single frames
             (frame finetuning, Table 5.2); "feat_avg" / "feat_gru" -- the Table 5.1
             classifiers on precomputed frame features (B, T, D) (extract them with
-            `baselines.build_feature_extractor`).
+            `baselines.build_feature_extractor`); "tsm" -- the online temporal shift module
+            on the same ResNet (`TSM`), input and output as "strn".
         num_classes: output classes.
         seq_len: frames per sequence T; for "strn" without `positions`, the default
             placement puts T-1 connections at the last T-1 blocks.
@@ -53,7 +55,8 @@ def build_model(
             For "strn"/"frame_avg"/"frame", a bare ResNet file loads into the backbone and
             a full checkpoint of the same model loads whole. Ignored by feat_* kinds,
             whose weights are those of their feature extractor.
-        **kw: strn: strict_identity (bool). feat_avg / feat_gru: tap ("block4"), in_dim
+        **kw: strn: strict_identity (bool). tsm: shift_fraction (1/8), shift_positions (None:
+            every block; else blocks or thesis spans as ``positions``). feat_avg / feat_gru: tap ("block4"), in_dim
             (overrides the size derived from backbone/width/tap), znorm_stats ((mean, std)
             from `baselines.fit_znorm` on training features); feat_gru: hidden (128).
     """
@@ -63,15 +66,22 @@ def build_model(
             raise TypeError(f"build_model({kind!r}) got unexpected arguments {sorted(extra)}")
         return kw
 
-    if kind in ("strn", "frame_avg", "frame"):
+    if kind in ("strn", "tsm", "frame_avg", "frame"):
         net = build_backbone(backbone, width=width, num_classes=num_classes)
-        if kind == "strn":
+        if kind == "tsm":
+            opts = take({"shift_fraction", "shift_positions"})
+            if positions is not None or special3:
+                raise ValueError("build_model('tsm'): positions/special3 place STRN connections; give the shifting "
+                                 "blocks as shift_positions")
+            model: nn.Module = TSM(net, opts.get("shift_positions"),
+                                   shift_fraction=float(opts.get("shift_fraction", DEFAULT_SHIFT_FRACTION)))
+        elif kind == "strn":
             opts = take({"strict_identity"})
             conns = plan_connections(
                 seq_len=seq_len, connection=connection, positions=positions, special3=special3,
                 blocks=block_names(net),
             )
-            model: nn.Module = STRN(net, conns, strict_identity=bool(opts.get("strict_identity", False)))
+            model = STRN(net, conns, strict_identity=bool(opts.get("strict_identity", False)))
         elif kind == "frame_avg":
             take(set())
             model = FrameAverage(net)
@@ -97,6 +107,13 @@ def build_model(
         return FeatureGRUClassifier(in_dim, num_classes, hidden=opts.get("hidden", 128), znorm_stats=stats)
 
     raise ValueError(f"unknown model kind {kind!r}; valid: {MODEL_KINDS}")
+
+
+def tsm_options(model_cfg: Any) -> dict[str, Any]:
+    """The `build_model` keywords of a ModelConfig that only a "tsm" model takes ({} for others)."""
+    if model_cfg.kind != "tsm":
+        return {}
+    return {"shift_fraction": model_cfg.shift_fraction, "shift_positions": model_cfg.shift_positions}
 
 
 def connections_built(model: nn.Module) -> list[dict[str, Any]]:

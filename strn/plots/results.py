@@ -24,6 +24,7 @@ ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
     "05_5_sampling_rate": (["Sampling rate"], "Table 5.6: error by sampling rate"),
     "05_6_temporal_context": (["Context", "Model"], "Table 5.7: error by temporal context"),
     "05_7_splits_and_sota": (["Model", "Split"], "Table 5.8: error by split, and the frame-average baseline"),
+    "06_beyond_the_thesis": (["Model"], "Beyond the thesis: STRN beside TSM at equal cost, and the frame average"),
 }
 # What a reader needs to read the training time against an x column (error_and_cost).
 COST_NOTES = {
