@@ -95,7 +95,10 @@ def _run(a: argparse.Namespace) -> int:
     from .experiments import run_experiment, summary_table
     from .notebook import parse_seeds
 
+    from .preempt import exit_between_runs
+
     distributed.init_from_env()  # a no-op unless started by torchrun
+    exit_between_runs()  # several rows in one process: a SIGTERM between them ends it with 143 too
 
     seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
