@@ -27,7 +27,12 @@ def _report(a: argparse.Namespace) -> int:
 def _summary(a: argparse.Namespace) -> int:
     from .report import write_summary_markdown  # local: see the note above _report
 
-    print(f"written {write_summary_markdown(a.results_dir or default_results_dir(a.profile), a.profile)}")
+    from .results import set_aside_files  # local: see the note above _report
+
+    results_dir = a.results_dir or default_results_dir(a.profile)
+    print(f"written {write_summary_markdown(results_dir, a.profile)}")
+    for p in set_aside_files(results_dir):  # invalid results files, renamed and never read as runs
+        print(f"set aside (invalid, not used): {p}")
     return 0
 
 
@@ -101,6 +106,8 @@ def _run(a: argparse.Namespace) -> int:
     exit_between_runs()  # several rows in one process: a SIGTERM between them ends it with 143 too
 
     seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
+    if seeds is not None and any(s < 0 for s in seeds):
+        raise ConfigError(f"--seeds {a.seeds}: seeds are integers >= 0")
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
                           data_dir=a.data_dir, force=a.force, overrides=parse_sets(a.set),
                           rows=a.rows.split(",") if a.rows else None)
@@ -119,6 +126,8 @@ def _evaluate(a: argparse.Namespace) -> int:
 
 
 def _predict(a: argparse.Namespace) -> int:
+    if a.top < 1:
+        raise ConfigError(f"--top {a.top}: give 1 or more classes to show")
     from .inference import load_trained  # local: torch
 
     for cls, p in load_trained(a.checkpoint, device=a.device).predict(a.video, top=a.top):

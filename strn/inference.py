@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from . import results as res
+from .checkpoint import read_checkpoint
 from .config import RunConfig, config_from_dict, config_hash
 from .data.transforms import crop_batch, to_input
 from .data.video import decode_sampled, sequence_windows
@@ -55,7 +56,15 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
     if path.suffix == ".json":
         record = res.load_result(path)
         cfg = config_from_dict(record["config"])
+        # The JSON names its checkpoint through its experiment: it must be the folder the JSON is
+        # in, so no record can point a read outside its results folder ("../../x").
+        if cfg.experiment != path.parent.name:
+            raise ValueError(f"{path}: its experiment {cfg.experiment!r} is not the folder it is in "
+                             f"({path.parent.name!r}); keep the results folder layout")
         ckpt = checkpoint_path(path.parent.parent, cfg)
+        inside = (path.parent.parent / "checkpoints").resolve()
+        if not ckpt.resolve().is_relative_to(inside):
+            raise ValueError(f"{path}: its checkpoint path {ckpt} leaves {inside}")
         if not ckpt.exists():
             raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing (checkpoints are not committed; "
                                     f"retrain with `strn run {record['experiment']} --rows {record['name']}`)")
@@ -77,7 +86,7 @@ def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
         raise FileNotFoundError(f"{path} does not exist")
     record, ckpt = _locate(path)
     cfg = config_from_dict(record["config"])
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = read_checkpoint(ckpt)  # the one reader: a bad file is named in one line
     if state.get("config_hash") not in (None, config_hash(cfg)):
         raise ValueError(f"checkpoint {ckpt} belongs to another configuration than {record['experiment']}/"
                          f"{record['name']} (hash {state.get('config_hash')}, expected {config_hash(cfg)})")

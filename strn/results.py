@@ -5,6 +5,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
     """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.experiment) or ".." in cfg.experiment:
+        raise ValueError(f"experiment {cfg.experiment!r} is not a plain folder name (letters, digits, _ . -): "
+                         f"results and checkpoints stay inside their results folder")
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in cfg.name)
     return Path(results_dir) / cfg.experiment / f"{slug}__seed{cfg.train.seed}.json"
 

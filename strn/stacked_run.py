@@ -33,7 +33,7 @@ from . import results as res
 from .config import RunConfig, config_hash
 from .engine import peak_memory_mb, resolve_device
 from .model.build import connections_built
-from .checkpoint import TrainState
+from .checkpoint import TrainState, read_checkpoint
 from .model.stacked import stack_models, unstack_optimizer_states, unstack_state_dicts
 from .results import atomic_torch_save
 from .paths import default_results_dir
@@ -96,7 +96,7 @@ def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: t
     format: weights, optimiser and the TrainState of a finished run, so `strn.inference` and a
     later `run` treat the seed as if it had been trained alone. Read from the job's checkpoint
     (written at the last epoch's end), whose optimiser the stacked model's parameters index."""
-    job = torch.load(ckpt, map_location="cpu", weights_only=True)
+    job = read_checkpoint(ckpt)
     k = len(cfgs)
     weights = unstack_state_dicts(stacked, models[0], k)
     optims = unstack_optimizer_states(job["optimizer"], models[0], k)
