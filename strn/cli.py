@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--profile", choices=PROFILES, default="demo")
         sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
         sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
+        sp.add_argument("--no-retrain-mismatch", action="store_true",
+                        help="stop with an error where a stored result was made from other data or initial weights "
+                             "(default: retrain it)")
         sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
         sp.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
 
@@ -207,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_retrain_mismatch", False):
+        os.environ["STRN_NO_RETRAIN_MISMATCH"] = "1"  # read by strn.provenance, in workers and kernels too
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .profiles import get_profile
 from .synth import GENERATOR_VERSION
 
 KEYS = ("synth_generator_version", "pretrain_version", "init_digest")
+STRICT_ENV = "STRN_NO_RETRAIN_MISMATCH"
 
 
 class ProvenanceMismatch(RuntimeError):
@@ -154,7 +156,10 @@ def find_reusable(results_dir: str | Path, cfg: RunConfig, prov: dict[str, Any] 
     """The stored record that may stand for this run: its own file first, then (``same_config``)
     one of the same configuration filed under another experiment or row. Invalid files are set
     aside (`strn.results.read_result`). ``strict``: a provenance mismatch raises
-    `ProvenanceMismatch` instead of returning None (which retrains)."""
+    `ProvenanceMismatch` instead of returning None (which retrains); also set by
+    ``$STRN_NO_RETRAIN_MISMATCH=1`` (``--no-retrain-mismatch``: it reaches worker processes and
+    notebook kernels too)."""
+    strict = strict or os.environ.get(STRICT_ENV) == "1"
     own = res.result_path(results_dir, cfg)
     paths = [own] + ([p for p in sorted(Path(results_dir).glob("*/*.json")) if p != own] if same_config else [])
     for path in paths:
