@@ -1,6 +1,8 @@
 """Results files: one JSON per run (STUDY §6), written atomically, read back by config hash."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -10,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
@@ -270,13 +272,39 @@ def cached(path: str | Path, key: str, compute: Callable[[], dict[str, Any]], *,
     import torch  # local: results files are read (report, summary) without torch
 
     path = Path(path)
-    if path.is_file() and not force:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict) and (obj.get("key") == key or obj.get("key") in also):
-                return obj
-        except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
-            pass
-    obj = dict(compute(), key=key)
-    atomic_torch_save(obj, path)
+
+    def stored() -> dict[str, Any] | None:
+        if path.is_file() and not force:
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+                if isinstance(obj, dict) and (obj.get("key") == key or obj.get("key") in also):
+                    return obj
+            except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
+                pass
+        return None
+
+    obj = stored()
+    if obj is not None:
+        return obj
+    # One writer: a second process waits here, then reads what the first one made.
+    with file_lock(path.with_name(path.name + ".lock")):
+        obj = stored()
+        if obj is None:
+            obj = dict(compute(), key=key)
+            atomic_torch_save(obj, path)
     return obj
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made beside what it guards): one process at a time
+    prepares a shared thing (stand-in, features, a run's training); released when the process
+    ends, even by SIGKILL."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

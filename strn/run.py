@@ -127,16 +127,39 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         weights = resolve_weights(cfg, data_dir)
     prov = provenance(cfg, weights)
     if not force:
-        stored = find_reusable(results_dir, cfg, prov, strict=strict_provenance)
-        if stored is not None and (stored.get("experiment"), stored.get("name")) == (cfg.experiment, cfg.name):
-            return stored
-        if stored is not None:  # same numbers, filed again under this experiment and row
-            record = dict(stored, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
-                          config=cfg.to_dict(), reused_from=f"{stored['experiment']}/{stored['name']}")
-            if dist.is_main():
-                res.save_result(results_dir, cfg, record)
-            dist.barrier()
+        record = _reuse(results_dir, cfg, prov, table, thesis, strict_provenance)
+        if record is not None:
             return record
+    if dist.rank_world()[1] > 1:  # torchrun's ranks train together: no lock between them
+        return _train(cfg, results_dir, data_dir, weights, prov, force=force, table=table, thesis=thesis,
+                      progress=progress)
+    # One process trains a configuration at a time (its checkpoint and epochs.csv are shared):
+    # a second one waits, then reads back what the first stored.
+    probe_writable(checkpoint_path(results_dir, cfg).parent, "checkpoint folder")  # its error names --results-dir
+    with res.file_lock(checkpoint_path(results_dir, cfg).with_suffix(".lock")):
+        record = None if force else _reuse(results_dir, cfg, prov, table, thesis, strict_provenance)
+        return record if record is not None else _train(
+            cfg, results_dir, data_dir, weights, prov, force=force, table=table, thesis=thesis, progress=progress)
+
+
+def _reuse(results_dir: Path, cfg: RunConfig, prov: dict[str, Any], table: str | None, thesis: float | None,
+           strict: bool) -> dict[str, Any] | None:
+    """The stored record that stands for this run (`strn.provenance.find_reusable`), filed under
+    this experiment and row when it was another's; None: train."""
+    stored = find_reusable(results_dir, cfg, prov, strict=strict)
+    if stored is None or (stored.get("experiment"), stored.get("name")) == (cfg.experiment, cfg.name):
+        return stored
+    # same numbers, filed again under this experiment and row
+    record = dict(stored, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
+                  config=cfg.to_dict(), reused_from=f"{stored['experiment']}/{stored['name']}")
+    if dist.is_main():
+        res.save_result(results_dir, cfg, record)
+    dist.barrier()
+    return record
+
+
+def _train(cfg: RunConfig, results_dir: Path, data_dir: str | Path | None, weights: str, prov: dict[str, Any], *,
+           force: bool, table: str | None, thesis: float | None, progress: bool | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     device = resolve_device(cfg.train.device)
     ckpt = checkpoint_path(results_dir, cfg)
