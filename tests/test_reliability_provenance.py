@@ -91,3 +91,21 @@ def test_backfill_is_idempotent():
     spec.loader.exec_module(mod)
     rec = json.loads(next((ROOT / "results" / "demo").glob("05_3*/*.json")).read_text())
     assert mod.backfill(rec, None) is None  # already there: left as it is
+
+
+def test_a_result_made_while_a_video_was_skipped_is_not_reused_once_it_reads(tmp_path):
+    from strn.data.ucf101 import find_layout
+    from strn.synth_files import ensure_synthetic
+
+    root = ensure_synthetic("smoke", tmp_path)
+    videos, _ = find_layout(root)
+    video = sorted(videos.rglob("*.avi"))[0]
+    good = video.read_bytes()
+    cfg = make_config("smoke", {"model": {"kind": "frame_avg"}}, experiment="e", name="row")
+    rec = _record(cfg, skipped_videos=[{"path": video.relative_to(videos).as_posix(), "reason": "no stream"}])
+    rec["dataset"] = {"root": str(root)}
+    video.write_bytes(b"\x00" * 64)  # still damaged: the stored numbers are what this data gives
+    assert mismatch(rec, cfg, PROV) is None
+    video.write_bytes(good)  # repaired: the run is made again with it
+    kind, why = mismatch(rec, cfg, PROV)
+    assert kind == "identity" and str(video) in why
