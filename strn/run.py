@@ -121,6 +121,11 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
     this run; ``strict_provenance``: a stored one made from other data or weights is an error
     (`strn.provenance.ProvenanceMismatch`) instead of being retrained."""
     results_dir = Path(results_dir or default_results_dir(cfg.profile))
+    if dist.is_main() and (force or not res.result_path(results_dir, cfg).exists()):
+        # fail before any work (pretraining included) where the run must be written; a stored one
+        # is read back from a read-only folder as before
+        probe_writable(res.result_path(results_dir, cfg).parent, "results folder")
+        probe_writable(checkpoint_path(results_dir, cfg).parent, "checkpoint folder")
     with dist.main_first():  # rank 0 pretrains the stand-in on first use; the others read it
         # Before any seeding: pretraining draws from torch's generators, so a run on a fresh data
         # folder would otherwise start from another initialisation than one with the stand-in cached.
@@ -135,7 +140,6 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
                       progress=progress)
     # One process trains a configuration at a time (its checkpoint and epochs.csv are shared):
     # a second one waits, then reads back what the first stored.
-    probe_writable(checkpoint_path(results_dir, cfg).parent, "checkpoint folder")  # its error names --results-dir
     with res.file_lock(checkpoint_path(results_dir, cfg).with_suffix(".lock")):
         record = None if force else _reuse(results_dir, cfg, prov, table, thesis, strict_provenance)
         return record if record is not None else _train(
