@@ -56,12 +56,12 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
     if path.suffix == ".json":
         record = res.load_result(path)
         cfg = config_from_dict(record["config"])
-        # The JSON names its checkpoint through its experiment: it must be the folder the JSON is
-        # in, so no record can point a read outside its results folder ("../../x").
-        if cfg.experiment != path.parent.name:
-            raise ValueError(f"{path}: its experiment {cfg.experiment!r} is not the folder it is in "
-                             f"({path.parent.name!r}); keep the results folder layout")
-        ckpt = checkpoint_path(path.parent.parent, cfg)
+        # The JSON names its checkpoint through its experiment: a plain folder name only
+        # (`strn.results.result_path`), so no record can point a read outside its results folder.
+        try:
+            ckpt = checkpoint_path(path.parent.parent, cfg)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
         inside = (path.parent.parent / "checkpoints").resolve()
         if not ckpt.resolve().is_relative_to(inside):
             raise ValueError(f"{path}: its checkpoint path {ckpt} leaves {inside}")
