@@ -86,7 +86,7 @@ def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
         raise FileNotFoundError(f"{path} does not exist")
     record, ckpt = _locate(path)
     cfg = config_from_dict(record["config"])
-    state = read_checkpoint(ckpt)  # the one reader: a bad file is named in one line
+    state = read_checkpoint(ckpt, required=("model",))  # the one reader; a model needs only its weights
     if state.get("config_hash") not in (None, config_hash(cfg)):
         raise ValueError(f"checkpoint {ckpt} belongs to another configuration than {record['experiment']}/"
                          f"{record['name']} (hash {state.get('config_hash')}, expected {config_hash(cfg)})")
