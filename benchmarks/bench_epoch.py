@@ -21,7 +21,7 @@ import torch
 from strn.config import make_config
 from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES
 from strn.results import atomic_write_text, environment
-from strn.run import build, prepare
+from strn.run import build, prepare, resolve_weights
 from strn.checkpoint import TrainState
 from strn.engine import make_optimizer
 from strn.train import train_one_epoch
@@ -37,7 +37,7 @@ def one_epoch(overrides: dict, share: float = 1.0, data_dir: str | None = None) 
         n = max(2, int(len(train) * share))
         train = torch.utils.data.Subset(train, list(range(n)))
     torch.manual_seed(0)
-    model = build(cfg, len(data.classes), data_dir)
+    model = build(cfg, len(data.classes), resolve_weights(cfg, data_dir))
     opt = make_optimizer(list(model.parameters()), cfg.train)
     device = torch.device("cpu")
     # warm-up: a short epoch on a few sequences (allocator, oneDNN primitives, page cache)

@@ -51,16 +51,22 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     atomic_torch_save(ckpt, path)
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
+TRAINING_KEYS = ("model", "optimizer", "state", "grads", "config_hash", "torch_rng")
+
+
+def read_checkpoint(path: Path, required: tuple[str, ...] = TRAINING_KEYS) -> dict[str, Any]:
     """The checkpoint's contents, or ``CorruptCheckpointError`` naming the file when it cannot be
     read whole (truncated, empty, random bytes, keys missing)."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"checkpoint {path} does not exist") from e
     except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, ... here
-        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: "
-                                     f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from e
-    missing = [k for k in ("model", "optimizer", "state", "grads", "config_hash", "torch_rng")
-               if not isinstance(ckpt, dict) or k not in ckpt]
+        # torch's own text for a pickled object advises loading it unsafely: never done here
+        detail = "it holds pickled objects, not only weights; it is never loaded" if "Weights only load failed" \
+            in str(e) else str(e).splitlines()[0] if str(e) else "no detail"
+        raise CorruptCheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}: {detail})") from e
+    missing = [k for k in required if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CorruptCheckpointError(f"checkpoint {path} is unreadable (missing {', '.join(missing)})")
     return ckpt

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -28,7 +29,7 @@ def _report(a: argparse.Namespace) -> int:
 
 def _summary(a: argparse.Namespace) -> int:
     from .report import write_summary_markdown  # local: see the note above _report
-    from .results import load_results
+    from .results import load_results, set_aside_files
 
     folder = Path(a.results_dir or default_results_dir(a.profile))
     # A summary "generated from" a folder with no run in it would claim results that do not exist.
@@ -38,6 +39,8 @@ def _summary(a: argparse.Namespace) -> int:
                           f"make them with `strn report --profile {a.profile}{where}`, or give the folder that "
                           f"holds them with --results-dir")
     print(f"written {write_summary_markdown(folder, a.profile)}")
+    for p in set_aside_files(folder):  # invalid results files, renamed and never read as runs
+        print(f"set aside (invalid, not used): {p}")
     return 0
 
 
@@ -110,16 +113,21 @@ def _run(a: argparse.Namespace) -> int:
     from .experiments import get_experiment, run_experiment, summary_table
     from .notebook import parse_seeds
 
+    from .preempt import exit_between_runs
+
     if a.experiment is None:
         raise ConfigError(f"run: name an experiment ({', '.join(_experiment_keys())}); "
                           f"`strn run --help` lists them with their rows")
     distributed.init_from_env()  # a no-op unless started by torchrun
+    exit_between_runs()  # several rows in one process: a SIGTERM between them ends it with 143 too
 
     seeds = parse_seeds(a.seeds)  # "0,1,2"; the same rule as the notebooks' parameter
     overrides = parse_sets(a.set)
     # Checked before anything runs, so that a bad name or --set value is the only output.
     get_experiment(a.experiment)
     make_config(a.profile, overrides)
+    if seeds is not None and any(s < 0 for s in seeds):
+        raise ConfigError(f"--seeds {a.seeds}: seeds are integers >= 0")
     recs = run_experiment(a.experiment, a.profile, seeds=seeds, device=a.device, results_dir=a.results_dir,
                           data_dir=a.data_dir, force=a.force, overrides=overrides,
                           rows=a.rows.split(",") if a.rows else None)
@@ -158,6 +166,8 @@ def _evaluate(a: argparse.Namespace) -> int:
 
 
 def _predict(a: argparse.Namespace) -> int:
+    if a.top < 1:
+        raise ConfigError(f"--top {a.top}: give 1 or more classes to show")
     from .inference import load_trained  # local: torch
 
     if not a.video.is_file():
@@ -238,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         profile(sp)
         sp.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
         sp.add_argument("--force", action="store_true", help="retrain even where results for the configuration exist")
+        sp.add_argument("--no-retrain-mismatch", action="store_true",
+                        help="stop with an error where a stored result was made from other data or initial weights "
+                             "(default: retrain it)")
         sp.add_argument("--results-dir", default=None, help="default: results/<profile>")
         sp.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
 
@@ -323,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_retrain_mismatch", False):
+        os.environ["STRN_NO_RETRAIN_MISMATCH"] = "1"  # read by strn.provenance, in workers and kernels too
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -239,6 +239,34 @@ def _check_reliability_ranges(cfg: RunConfig) -> None:
         raise ConfigError(f"'train.device' is {t.device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
     if cfg.data.num_workers < 0:
         raise ConfigError(f"'data.num_workers' must be >= 0, got {cfg.data.num_workers!r}")
+    if t.batch_size < 2:
+        raise ConfigError(f"'train.batch_size' is {t.batch_size}: BatchNorm cannot train on a micro-batch of one "
+                          f"example; use 2 or more")
+    if t.seed < 0:
+        raise ConfigError(f"'train.seed' must be >= 0, got {t.seed!r}")
+    _check_seq_len(cfg)
+
+
+def _check_seq_len(cfg: RunConfig) -> None:
+    """A temporal context the network or the data cannot give, found before any data or weights are made."""
+    m, d = cfg.model, cfg.data
+    if m.kind == "strn" and m.positions is not None and not m.positions and not m.special3:
+        raise ConfigError("'model.positions' is empty: an STRN needs at least one temporal connection (e.g. "
+                          "[\"98-104\"]), or use model.kind=frame_avg for a model without one")
+    if m.kind == "strn" and m.positions is None and not m.special3:
+        from .model.positions import default_positions  # local: as in validate
+
+        try:
+            default_positions(d.seq_len)
+        except ValueError as e:
+            raise ConfigError(f"'data.seq_len' is {d.seq_len}: {e}") from None
+    if d.dataset == "synthetic" and not d.root and profile_table[cfg.profile].synth is not None:
+        from .synth import spec_for_profile  # local: numpy, only for a synthetic set's lengths
+
+        longest = -(-spec_for_profile(cfg.profile).max_frames // d.rate)  # frames sampled from the longest video
+        if d.seq_len > longest:
+            raise ConfigError(f"'data.seq_len' is {d.seq_len}: the {cfg.profile} synthetic videos give at most "
+                              f"{longest} frames at 'data.rate' {d.rate}; use {longest} or less")
 
 
 def make_config(profile: str = "demo", overrides: Mapping[str, Any] | None = None, **top: Any) -> RunConfig:

@@ -23,7 +23,6 @@ import csv
 import math
 import resource
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from . import distributed as dist
 from .determinism import place_model
 from .checkpoint import TrainState, resume_state, save_checkpoint
 from .config import TrainConfig
+from .preempt import PREEMPT_EXIT, Preempted, preempt_exit, preempted
 from .progress import log, progress_enabled
 
 
@@ -147,25 +147,12 @@ def autocast(device: torch.device, amp: bool):
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
 
-# Set by the SIGTERM handler that ``fit`` installs (cluster preemption): training checkpoints at
-# the next micro-batch and exits; the handler itself only sets the flag, so the state stays whole.
-_preempted = threading.Event()
-PREEMPT_EXIT = 143  # 128 + SIGTERM, what schedulers expect of a process ended by SIGTERM
-
-
-def _preempt_exit(checkpoint: Path | None) -> None:
-    where = f"checkpoint written to {checkpoint}; rerun the same command to resume" if checkpoint is not None \
-        else "no checkpoint path was given, so nothing was saved"
-    print(f"strn: terminated (SIGTERM): {where}", file=sys.stderr)
-    raise SystemExit(PREEMPT_EXIT)
+# SIGTERM handling: strn/preempt.py (the flag, the exit; the names kept here for their importers).
+_preempted, _preempt_exit, _Preempted = preempted, preempt_exit, Preempted
 
 
 class NonFiniteLossError(FloatingPointError):
     pass
-
-
-class _Preempted(Exception):
-    """Raised inside training after the SIGTERM checkpoint is written; ``fit`` turns it into the exit."""
 
 
 def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Optimizer, state: TrainState,
@@ -343,9 +330,9 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     if threading.current_thread() is threading.main_thread():
         old_term = signal.signal(signal.SIGTERM, lambda *_: _preempted.set())
     try:
-        return _fit_loop(step_model, source, cfg, state, optimizer, save, evaluate=evaluate, checkpoint=checkpoint,
-                         device=device, progress=progress, prior_wall=prior_wall, seqs_per_step=seqs_per_step,
-                         log_epochs=log_epochs, comm=comm)
+        out = _fit_loop(step_model, source, cfg, state, optimizer, save, evaluate=evaluate, checkpoint=checkpoint,
+                        device=device, progress=progress, prior_wall=prior_wall, seqs_per_step=seqs_per_step,
+                        log_epochs=log_epochs, comm=comm)
     except _Preempted:
         _preempt_exit(checkpoint)
         raise  # unreachable: _preempt_exit raises SystemExit
@@ -353,6 +340,11 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         getattr(source, "close", lambda: None)()  # workers kept across epochs (strn.data.loader.EpochLoader)
+    # Checked after the handler is put back (a later SIGTERM goes to it): one during the final
+    # evaluation ends the process too; the finished checkpoint is on disk and the rerun evaluates it.
+    if _preempted.is_set():
+        _preempt_exit(checkpoint)
+    return out
 
 
 def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state: TrainState, optimizer, save, *,

@@ -44,6 +44,7 @@ from .model.backbone import IMAGENET_FILE
 from .paths import default_data_dir, default_results_dir
 from .pretrain import checkpoint_name, load_meta, pretrain_spec, pretrained_backbone
 from .profiles import get_profile
+from .provenance import expected, find_reusable, provenance
 from .record import make_record, train_cost
 from .rows import Experiment, Row, row_config
 from .run import prepare
@@ -133,6 +134,7 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, key: str) 
     record = make_record(
         cfg, data, table=exp.table, thesis=row.thesis, metrics=out["metrics"], history=out["history"],
         device=p.device, connections_built=[],  # frame models over features: no temporal skip connection
+        provenance=provenance(cfg, pre_path, pretrained=True),
         dataset={"n_train_frames": int(feats["train"]["lengths"].sum()),
                  "n_test_frames": int(feats["test"]["lengths"].sum()),
                  "n_train_sequences": n_train_videos, "n_test_sequences": n_test_videos},
@@ -147,19 +149,22 @@ def _run_row(p: _Pipeline, exp: Experiment, row: Row, cfg: RunConfig, key: str) 
 
 
 def _stored(exp: Experiment, row: Row, profile: str, seed: int, device: str, results_dir: Path,
-            overrides: Mapping[str, Any] | None) -> tuple[RunConfig, str, dict[str, Any] | None]:
-    """(configuration, baseline key, the stored record if it is this row's numbers)."""
+            overrides: Mapping[str, Any] | None, prov: dict[str, Any] | None
+            ) -> tuple[RunConfig, str, dict[str, Any] | None]:
+    """(configuration, baseline key, the stored record if it is this row's numbers: the one
+    reuse rule of `strn.provenance.find_reusable`, with the baseline key, in the row's own file)."""
     cfg = row_config(exp, row, profile, seed, device, overrides)
     bkey = baseline_key(profile, cfg, row.params)
-    stored = res.find_cached(results_dir, cfg)
-    return cfg, bkey, stored if stored is not None and stored.get("baseline", {}).get("key") == bkey else None
+    return cfg, bkey, find_reusable(results_dir, cfg, prov, baseline_key=bkey, same_config=False)
 
 
 def missing_seeds(exp: Experiment, profile: str, *, seeds: Sequence[int], device: str = "auto",
-                  results_dir: str | Path | None = None) -> list[int]:
-    """The seeds with a row of Tables 5.1/5.2 not stored yet (what `strn.parallel` hands a worker)."""
+                  results_dir: str | Path | None = None, data_dir: str | Path | None = None) -> list[int]:
+    """The seeds with a row of Tables 5.1/5.2 not stored yet (what `strn.parallel` hands a worker);
+    every seed while the pretrained weights are not made (nothing can be shown to match them)."""
     results_dir = Path(results_dir or default_results_dir(profile))
-    return [s for s in seeds if any(_stored(exp, row, profile, s, device, results_dir, None)[2] is None
+    prov = expected(row_config(exp, exp.rows[0], profile, 0, device), data_dir, pretrained=True)
+    return [s for s in seeds if any(_stored(exp, row, profile, s, device, results_dir, None, prov)[2] is None
                                     for row in exp.rows)]
 
 
@@ -185,10 +190,16 @@ def run_baselines(exp: Experiment, profile: str, *, seeds: Sequence[int], device
     results_dir = Path(results_dir or default_results_dir(profile))
     data_dir = Path(data_dir or default_data_dir())
     done: dict[tuple[str, int], dict[str, Any]] = {}
+    cfg0 = row_config(exp, exp.rows[0], profile, 0, device, overrides)
+    # The weights first (pretrained on first use), before any seed draws: what a stored row must
+    # have started from is then known, and no seed's draws depend on whether they were cached.
+    pre = pretrained_backbone(profile, data_dir, backbone=cfg0.model.backbone, width=cfg0.model.width,
+                              size=cfg0.data.crop, progress=progress)
+    prov = provenance(cfg0, pre, pretrained=True)
     for seed in seeds:
         p = None
         for row in exp.rows:
-            cfg, bkey, stored = _stored(exp, row, profile, seed, device, results_dir, overrides)
+            cfg, bkey, stored = _stored(exp, row, profile, seed, device, results_dir, overrides, prov)
             if stored is not None and not force:
                 done[(row.name, seed)] = stored
                 continue

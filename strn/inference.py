@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from . import results as res
+from .checkpoint import read_checkpoint
 from .config import RunConfig, config_from_dict, config_hash
 from .data.transforms import crop_batch, to_input
 from .data.video import decode_sampled, sequence_windows
@@ -58,7 +59,15 @@ def _locate(path: Path) -> tuple[dict[str, Any], Path]:
     if path.suffix == ".json":
         record = res.load_result(path)
         cfg = config_from_dict(record["config"])
-        ckpt = checkpoint_path(path.parent.parent, cfg)
+        # The JSON names its checkpoint through its experiment: a plain folder name only
+        # (`strn.results.result_path`), so no record can point a read outside its results folder.
+        try:
+            ckpt = checkpoint_path(path.parent.parent, cfg)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+        inside = (path.parent.parent / "checkpoints").resolve()
+        if not ckpt.resolve().is_relative_to(inside):
+            raise ValueError(f"{path}: its checkpoint path {ckpt} leaves {inside}")
         if not ckpt.exists():
             raise FileNotFoundError(f"{path} has no checkpoint: {ckpt} is missing; {retrain_hint(record, path.parent.parent)}")
         return record, ckpt
@@ -79,7 +88,7 @@ def load_trained(path: str | Path, device: str = "cpu") -> TrainedModel:
         raise FileNotFoundError(f"{path} does not exist")
     record, ckpt = _locate(path)
     cfg = config_from_dict(record["config"])
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = read_checkpoint(ckpt, required=("model",))  # the one reader; a model needs only its weights
     if state.get("config_hash") not in (None, config_hash(cfg)):
         raise ValueError(f"checkpoint {ckpt} belongs to another configuration than {record['experiment']}/"
                          f"{record['name']} (hash {state.get('config_hash')}, expected {config_hash(cfg)})")

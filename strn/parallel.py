@@ -53,7 +53,8 @@ from .experiments import DEFAULT_SEEDS, EXPERIMENTS, experiment_runs, run_experi
 from .frame_baselines import missing_seeds, prepare_shared, run_baselines
 from .paths import default_results_dir, usable_cores
 from .progress import status
-from .results import find_cached
+from .provenance import expected, find_reusable
+from .rows import row_config
 from .run import prepare, resolve_weights, run
 from .stacked_run import check_stackable, run_stacked
 
@@ -80,12 +81,13 @@ def experiment_configs(profile: str, *, seeds: list[int] | None = None, device: 
 
 
 def baseline_jobs(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
-                  results_dir: str | Path | None = None) -> list[tuple[str, int]]:
+                  results_dir: str | Path | None = None, data_dir: str | Path | None = None) -> list[tuple[str, int]]:
     """(experiment, seed) of every frame-baseline seed (notebook 05.2) with a row not stored yet."""
     seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
     results_dir = Path(results_dir or default_results_dir(profile))
     return [(key, s) for key in sorted(EXPERIMENTS) if EXPERIMENTS[key].runner is run_baselines
-            for s in missing_seeds(EXPERIMENTS[key], profile, seeds=seeds, device=device, results_dir=results_dir)]
+            for s in missing_seeds(EXPERIMENTS[key], profile, seeds=seeds, device=device, results_dir=results_dir,
+                                   data_dir=data_dir)]
 
 
 def all_stored(profile: str, *, seeds: list[int] | None = None, device: str = "auto",
@@ -94,8 +96,14 @@ def all_stored(profile: str, *, seeds: list[int] | None = None, device: str = "a
     that executing them trains nothing (`strn.report` then executes them side by side)."""
     results_dir = Path(results_dir or default_results_dir(profile))
     configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
-    return all(find_cached(results_dir, c) is not None for c, _, _ in configs) and \
-        not baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir)
+    return all(is_stored(results_dir, c, data_dir) for c, _, _ in configs) and \
+        not baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir, data_dir=data_dir)
+
+
+def is_stored(results_dir: Path, cfg: RunConfig, data_dir: str | Path | None) -> bool:
+    """Whether `run(cfg)` would read a stored record back (`strn.provenance.find_reusable`), without
+    making anything: while the initial weights are not made, nothing is."""
+    return find_reusable(results_dir, cfg, expected(cfg, data_dir)) is not None
 
 
 def default_jobs() -> int:
@@ -195,14 +203,16 @@ def train_all(profile: str, *, jobs: int = 2, seeds: list[int] | None = None, de
     results_dir = Path(results_dir or default_results_dir(profile))
     determinism.configure_for_profile(profile)  # before any CUDA work; the spawned workers inherit it
     configs = experiment_configs(profile, seeds=seeds, device=device, data_dir=data_dir)
-    todo = [(c, t, th) for c, t, th in configs if find_cached(results_dir, c) is None]
-    base_todo = baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir) if baselines else []
+    # The parent makes the stand-in first: only then can a stored record be shown to start from it.
+    for cfg in {_data_key(c): c for c, _, _ in configs}.values():
+        resolve_weights(cfg, data_dir)
+    todo = [(c, t, th) for c, t, th in configs if not is_stored(results_dir, c, data_dir)]
+    base_todo = baseline_jobs(profile, seeds=seeds, device=device, results_dir=results_dir,
+                              data_dir=data_dir) if baselines else []
     if not todo and not base_todo:
         return len(configs)
     # The parent decodes (with as many processes as the pool) and pretrains once per data key; workers only read.
     n_train = fill_caches([c for c, _, _ in todo], data_dir, jobs)
-    for cfg in {_data_key(c): c for c, _, _ in todo}.values():
-        resolve_weights(cfg, data_dir)
     for key in sorted({key for key, _ in base_todo}):
         prepare_shared(EXPERIMENTS[key], profile, device=device, results_dir=results_dir, data_dir=data_dir)
     groups = seed_groups(todo, stack=stack)

@@ -54,7 +54,7 @@ from .profiles import get_profile
 from .results import cached
 
 __all__ = ["PRETRAIN_THREADS", "PRETRAIN_VERSION", "PretrainSpec", "SIZE_BINS", "checkpoint_name", "evaluate_backbone", "load_meta",
-           "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "train_on_stills"]
+           "make_stills", "pretrain_classes", "pretrain_spec", "pretrained_backbone", "pretrained_path", "train_on_stills"]
 
 # Bump when the task or the training changes what a checkpoint holds: it names the file, so
 # every cache and stored baseline row made from an older stand-in (features, finetuned
@@ -203,6 +203,14 @@ def train_on_stills(spec: PretrainSpec, device: torch.device | str = "cpu",
     """Train the backbone on the stills task; returns (net, meta with accuracy and history).
     On the CPU with ``PRETRAIN_THREADS`` threads (the caller's count is restored)."""
     device = torch.device(device)
+    # Pretraining seeds torch itself; the caller's generators are restored after, so a run's own
+    # initialisation never depends on whether the stand-in was made in this process or found cached.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return _train_pinned(spec, device, progress)
+
+
+def _train_pinned(spec: PretrainSpec, device: torch.device,
+                  progress: bool | None) -> tuple[torch.nn.Module, dict[str, Any]]:
     if device.type == "cpu":
         with _torch_threads(PRETRAIN_THREADS):
             net, meta = _train_on_stills(spec, device, progress)
@@ -242,7 +250,8 @@ def _train_on_stills(spec: PretrainSpec, device: torch.device,
     net.cpu().eval()
     task = "shape x size" + (f" x position ({spec.position_bins}x{spec.position_bins} grid)" if spec.position_bins > 1 else "")
     meta = {"task": f"stills: {task} (no motion)", "classes": pretrain_classes(spec),
-            "spec": json.loads(json.dumps(dataclasses.asdict(spec))),  # JSON types: equal when read back "version": PRETRAIN_VERSION,
+            "spec": json.loads(json.dumps(dataclasses.asdict(spec))),  # JSON types: equal when read back
+            "version": PRETRAIN_VERSION,
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
             "chance": 1 / len(pretrain_classes(spec)), "history": history,
             "render_s": render_s, "train_s": train_s, "images_per_s": spec.epochs * spec.n_train / max(train_s, 1e-9)}
@@ -253,6 +262,15 @@ def load_meta(path: str | Path) -> dict[str, Any]:
     """The ``meta`` of a stills checkpoint ({} for other weights files)."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
     return dict(obj.get("meta", {})) if isinstance(obj, dict) else {}
+
+
+def pretrained_path(profile: str, data_dir: str | Path | None = None, *, backbone: str = "resnet50",
+                    width: int | None = None, size: int | None = None, seed: int = 0) -> Path:
+    """Where `pretrained_backbone` keeps (or finds) the weights of ``profile``; makes nothing."""
+    if get_profile(profile).pretrain is None:
+        return Path(imagenet_weights_path())
+    spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
+    return Path(data_dir or default_data_dir()) / "pretrained" / checkpoint_name(spec)
 
 
 def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, backbone: str = "resnet50",
@@ -267,10 +285,10 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
     ``:<accelerator>``); a CPU-made or accelerator-made file is reused by any caller (a
     lease's stand-in is made on its GPU and read by the CPU-side parent); one keyed otherwise
     is made again."""
+    path = pretrained_path(profile, data_dir, backbone=backbone, width=width, size=size, seed=seed)
     if get_profile(profile).pretrain is None:
-        return Path(imagenet_weights_path())
+        return path
     spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
-    path = Path(data_dir or default_data_dir()) / "pretrained" / checkpoint_name(spec)
 
     def train() -> dict[str, Any]:
         determinism.configure_for_profile(profile)  # a GPU-made stand-in is then the same when made again

@@ -21,12 +21,15 @@ from .reference import dataset_levels
 
 def make_record(cfg: RunConfig, data, *, table: str | None, thesis: float | None, metrics: Mapping[str, Any],
                 history: Sequence[Mapping[str, Any]], cost: Mapping[str, Any], connections_built: list,
-                device, dataset: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+                device, provenance: Mapping[str, Any], dataset: Mapping[str, Any] | None = None,
+                **extra: Any) -> dict[str, Any]:
     """The record of one (configuration, seed).
 
     ``data``: the prepared split (`strn.run.Prepared`); ``metrics``: `strn.metrics.video_metrics`
     output (per-class accuracies as a list, in class order); ``dataset``: counts beyond the
-    video counts (sequences, frames, padding); ``extra``: further top-level keys (``baseline``)."""
+    video counts (sequences, frames, padding); ``provenance``: what the run started from
+    (`strn.provenance.provenance`: generator and pretraining versions, initial weights' digest),
+    which a stored record must share with a run to stand for it; ``extra``: further top-level keys (``baseline``)."""
     m = dict(metrics)
     m["per_class_accuracy"] = dict(zip(data.classes, m["per_class_accuracy"]))
     m["history"] = list(history)
@@ -46,6 +49,7 @@ def make_record(cfg: RunConfig, data, *, table: str | None, thesis: float | None
         "split": cfg.data.split, "seed": cfg.train.seed, "metrics": m, "cost": dict(cost),
         # what was built, recorded for every model (frame models: no connection), never guessed later
         "model": {"connections_built": connections_built},
+        "provenance": dict(provenance),
         "thesis": thesis, "skipped_videos": list(data.train.skipped) + list(data.test.skipped),
         "env": res.environment(device),
         # a control run says so at the top, where `strn.results.table_records` looks (never a table row)

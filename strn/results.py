@@ -1,17 +1,22 @@
 """Results files: one JSON per run (STUDY §6), written atomically, read back by config hash."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import math
 import os
 import platform
+import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
-from .config import RunConfig, config_hash
+from .config import ConfigError, RunConfig, config_from_dict, config_hash
 from .storage import write_error
 
 SCHEMA_VERSION = 1
@@ -72,6 +77,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 def result_path(results_dir: str | Path, cfg: RunConfig) -> Path:
     """``<results_dir>/<experiment>/<name>__seed<k>.json``: one file per configuration and seed;
     a control run's beside it as ``<name>__seed<k>__control-<control>.json``."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.experiment) or ".." in cfg.experiment:
+        raise ValueError(f"experiment {cfg.experiment!r} is not a plain folder name (letters, digits, _ . -): "
+                         f"results and checkpoints stay inside their results folder")
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in cfg.name)
     control = f"__control-{cfg.control}" if cfg.control else ""
     return Path(results_dir) / cfg.experiment / f"{slug}__seed{cfg.train.seed}{control}.json"
@@ -88,60 +96,107 @@ def control_records(records: Iterable[dict[str, Any]], control: str = "schedule-
     return [r for r in records if r.get("control") == control]
 
 
+class InvalidResult(ValueError):
+    """A results file that cannot be a run's record (unreadable, or failing `problems`)."""
+
+
+INVALID_SUFFIX = ".invalid"  # <name>.json.invalid: a results file set aside, never read as a run again
+
+
+def problems(data: Any) -> list[str]:
+    """Why ``data`` is not a valid run record (empty: valid); the same checks on write and on read.
+    A record without ``provenance`` (older code) is valid but never reused (`strn.provenance`)."""
+    if not isinstance(data, dict):
+        return [f"a JSON {type(data).__name__}, not a record"]
+    out = [f"lacks key {k!r}" for k in REQUIRED_KEYS if k not in data]
+    m = data.get("metrics")
+    if not isinstance(m, dict):
+        return out + ["metrics is not a mapping"]
+    out += [f"lacks metrics.{k}" for k in REQUIRED_METRICS if k not in m]
+    for k in ("error_rate", "accuracy", "mean_class_accuracy"):
+        v = m.get(k)
+        if k in m and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           and 0 <= v <= 1):
+            out.append(f"metrics.{k} = {v!r} (a number in [0, 1])")
+    if isinstance(data.get("config"), dict) and "config_hash" in data:
+        try:
+            h = config_hash(config_from_dict(data["config"]))
+        except (ConfigError, TypeError, ValueError) as e:
+            out.append(f"config does not load ({e})")
+        else:
+            if h != data["config_hash"]:
+                out.append(f"config_hash {data['config_hash']} is not its config's ({h})")
+    elif "config" in data:
+        out.append("config is not a mapping")
+    prov = data.get("provenance")
+    if prov is not None and not (isinstance(prov, dict) and
+                                 {"synth_generator_version", "pretrain_version", "init_digest"} <= set(prov)):
+        out.append("provenance lacks synth_generator_version, pretrain_version or init_digest")
+    return out
+
+
 def load_result(path: str | Path) -> dict[str, Any]:
+    """The record at ``path``; `InvalidResult` (a ValueError) naming the file and why, when it is
+    unreadable or not a valid record."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); delete it to recompute the run") from e
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise ValueError(f"{path} lacks results keys {missing}; delete it to recompute the run")
+        data = json.loads(path.read_bytes())
+    except OSError as e:
+        raise InvalidResult(f"{path} cannot be read ({e.strerror or e})") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidResult(f"{path} is not valid JSON ({e}); delete it to recompute the run") from e
+    bad = problems(data)
+    if bad:
+        raise InvalidResult(f"{path} is not a valid results record: {'; '.join(bad)}; delete it to recompute the run")
     return data
 
 
-def find_cached(results_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None:
-    """The stored result for this configuration if its hash and schema match, else None."""
-    path = result_path(results_dir, cfg)
-    if not path.exists():
-        return None
+def set_aside(path: str | Path, why: str) -> Path | None:
+    """Rename an invalid results file to ``<name>.invalid`` (never read again, listed by
+    `strn summary`) and say so in one line; None where it cannot be renamed (a read-only folder)."""
+    path = Path(path)
+    target = path.with_name(path.name + INVALID_SUFFIX)
     try:
-        data = load_result(path)
-    except ValueError:
+        os.replace(path, target)
+    except OSError as e:
+        print(f"strn: ignored {path}: {why} (could not set it aside: {e.strerror or e})", file=sys.stderr)
         return None
-    if data.get("schema_version") != SCHEMA_VERSION or data.get("config_hash") != config_hash(cfg):
+    print(f"strn: set aside {path} as {target.name}: {why}", file=sys.stderr)
+    return target
+
+
+def read_result(path: str | Path) -> dict[str, Any] | None:
+    """The valid record at ``path``, or None: an unreadable or invalid file is named and set aside,
+    so it is never reused and never stops another run."""
+    try:
+        return load_result(path)
+    except InvalidResult as e:
+        set_aside(path, str(e).split(" ", 1)[1] if " " in str(e) else str(e))
         return None
-    return data
 
 
-def find_same_config(results_dir: str | Path, cfg: RunConfig) -> dict[str, Any] | None:
-    """A stored result of the same configuration hash under another experiment or name.
-
-    Several tables share a configuration (the identity connection at 98-104, T = 2, every
-    10th frame, ADAM 1% appears in Tables 5.3 to 5.8): it is trained once and reused."""
-    h = config_hash(cfg)
-    for path in sorted(Path(results_dir).glob("*/*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if data.get("config_hash") == h and data.get("schema_version") == SCHEMA_VERSION:
-            return data
-    return None
+def set_aside_files(results_dir: str | Path) -> list[Path]:
+    """The results files set aside under ``results_dir`` (``*.json.invalid``)."""
+    return sorted(Path(results_dir).rglob(f"*.json{INVALID_SUFFIX}"))
 
 
 def save_result(results_dir: str | Path, cfg: RunConfig, record: dict[str, Any]) -> Path:
     missing = [k for k in REQUIRED_KEYS if k not in record]
     if missing:
         raise ValueError(f"results record lacks keys {missing}")
+    bad = problems(json.loads(json.dumps(record, default=_jsonable)))  # as it will be read back
+    if bad:
+        raise ValueError(f"results record of {cfg.experiment}/{cfg.name} is not valid: {'; '.join(bad)}")
     return atomic_write_text(result_path(results_dir, cfg), json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def load_results(results_dir: str | Path, experiment: str | None = None) -> list[dict[str, Any]]:
-    """Every results JSON under ``results_dir`` (of one experiment when given)."""
+    """Every valid results JSON under ``results_dir`` (of one experiment when given); an invalid
+    one is named and set aside (`read_result`), never shown as a result."""
     base = Path(results_dir) / experiment if experiment else Path(results_dir)
-    return [load_result(p) for p in sorted(base.rglob("*.json"))
-            if not {"executed", SUMMARY_DIR, LEASE_DIR} & set(p.relative_to(base).parts)]
+    records = [read_result(p) for p in sorted(base.rglob("*.json"))
+               if not {"executed", SUMMARY_DIR, LEASE_DIR} & set(p.relative_to(base).parts)]
+    return [r for r in records if r is not None]
 
 
 def write_summary(results_dir: str | Path, experiment: str, profile: str, data: dict[str, Any]) -> Path:
@@ -230,13 +285,39 @@ def cached(path: str | Path, key: str, compute: Callable[[], dict[str, Any]], *,
     import torch  # local: results files are read (report, summary) without torch
 
     path = Path(path)
-    if path.is_file() and not force:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, dict) and (obj.get("key") == key or obj.get("key") in also):
-                return obj
-        except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
-            pass
-    obj = dict(compute(), key=key)
-    atomic_torch_save(obj, path)
+
+    def stored() -> dict[str, Any] | None:
+        if path.is_file() and not force:
+            try:
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+                if isinstance(obj, dict) and (obj.get("key") == key or obj.get("key") in also):
+                    return obj
+            except Exception:  # noqa: BLE001 - torch raises many kinds here; unreadable means compute again
+                pass
+        return None
+
+    obj = stored()
+    if obj is not None:
+        return obj
+    # One writer: a second process waits here, then reads what the first one made.
+    with file_lock(path.with_name(path.name + ".lock")):
+        obj = stored()
+        if obj is None:
+            obj = dict(compute(), key=key)
+            atomic_torch_save(obj, path)
     return obj
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made beside what it guards): one process at a time
+    prepares a shared thing (stand-in, features, a run's training); released when the process
+    ends, even by SIGKILL."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

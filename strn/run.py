@@ -23,6 +23,7 @@ from .data.ucf101 import VAL_SPLIT_SEED, group_val_split, read_split, read_train
 from .model.build import build_model, connections_built, tsm_options
 from .paths import default_data_dir, default_results_dir
 from .pretrain import pretrained_backbone
+from .provenance import find_reusable, provenance
 from .record import make_record, train_cost
 from .skips import check_skipped
 from .storage import checkpoint_bytes, probe_writable
@@ -100,29 +101,16 @@ def resolve_weights(cfg: RunConfig, data_dir: str | Path | None = None) -> str:
     return str(pretrained_backbone(cfg.profile, data_dir, backbone=m.backbone, width=m.width, size=size))
 
 
-def build(cfg: RunConfig, num_classes: int, data_dir: str | Path | None = None) -> torch.nn.Module:
+def build(cfg: RunConfig, num_classes: int, weights: str) -> torch.nn.Module:
+    """The model of ``cfg`` initialised from ``weights``, already resolved (`resolve_weights`):
+    building a model never trains one, so the caller decides when pretraining happens, before
+    it seeds torch for the model's own initialisation."""
+    if weights == "pretrained":
+        raise ValueError("build: resolve the weights first (strn.run.resolve_weights), then seed and build")
     m = cfg.model
     return build_model(m.kind, num_classes=num_classes, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
                        connection=m.connection, positions=m.positions, special3=m.special3, **tsm_options(m),
-                       weights=resolve_weights(cfg, data_dir))
-
-
-def planned_connections(cfg: RunConfig) -> list[dict[str, Any]]:
-    """The connections this code builds for ``cfg`` (model made on the meta device: no memory,
-    no weights), as ``record["model"]["connections_built"]``."""
-    m = cfg.model
-    with torch.device("meta"):
-        model = build_model(m.kind, num_classes=2, seq_len=cfg.data.seq_len, backbone=m.backbone, width=m.width,
-                            connection=m.connection, positions=m.positions, special3=m.special3, **tsm_options(m))
-    return connections_built(model)
-
-
-def _if_built_alike(record: dict[str, Any] | None, cfg: RunConfig) -> dict[str, Any] | None:
-    """A stored STRN result counts only if it records the connections this code builds: the
-    default placement may change under an unchanged hash (T = 5 in issue 13)."""
-    if record is None or cfg.model.kind != "strn":
-        return record
-    return record if record.get("model", {}).get("connections_built") == planned_connections(cfg) else None
+                       weights=weights)
 
 
 def checkpoint_path(results_dir: str | Path, cfg: RunConfig) -> Path:
@@ -132,32 +120,66 @@ def checkpoint_path(results_dir: str | Path, cfg: RunConfig) -> Path:
 
 def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str | Path | None = None,
         force: bool = False, table: str | None = None, thesis: float | None = None,
-        progress: bool | None = None) -> dict[str, Any]:
-    """Train and evaluate one configuration with one seed; write and return its record."""
+        progress: bool | None = None, strict_provenance: bool = False) -> dict[str, Any]:
+    """Train and evaluate one configuration with one seed; write and return its record.
+    A stored record is read back when `strn.provenance.find_reusable` says it may stand for
+    this run; ``strict_provenance``: a stored one made from other data or weights is an error
+    (`strn.provenance.ProvenanceMismatch`) instead of being retrained."""
     results_dir = Path(results_dir or default_results_dir(cfg.profile))
+    if dist.is_main() and (force or not res.result_path(results_dir, cfg).exists()):
+        # fail before any work (pretraining included) where the run must be written; a stored one
+        # is read back from a read-only folder as before
+        probe_writable(res.result_path(results_dir, cfg).parent, "results folder")
+        probe_writable(checkpoint_path(results_dir, cfg).parent, "checkpoint folder")
+    with dist.main_first():  # rank 0 pretrains the stand-in on first use; the others read it
+        # Before any seeding: pretraining draws from torch's generators, so a run on a fresh data
+        # folder would otherwise start from another initialisation than one with the stand-in cached.
+        weights = resolve_weights(cfg, data_dir)
+    prov = provenance(cfg, weights)
     if not force:
-        cached = _if_built_alike(res.find_cached(results_dir, cfg), cfg)
-        if cached is not None:
-            return cached
-        shared = _if_built_alike(res.find_same_config(results_dir, cfg), cfg)
-        if shared is not None:  # same numbers, filed again under this experiment and row
-            record = dict(shared, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
-                          config=cfg.to_dict(), reused_from=f"{shared['experiment']}/{shared['name']}")
-            if dist.is_main():
-                res.save_result(results_dir, cfg, record)
-            dist.barrier()
+        record = _reuse(results_dir, cfg, prov, table, thesis, strict_provenance)
+        if record is not None:
             return record
+    if dist.rank_world()[1] > 1:  # torchrun's ranks train together: no lock between them
+        return _train(cfg, results_dir, data_dir, weights, prov, force=force, table=table, thesis=thesis,
+                      progress=progress)
+    # One process trains a configuration at a time (its checkpoint and epochs.csv are shared):
+    # a second one waits, then reads back what the first stored.
+    with res.file_lock(checkpoint_path(results_dir, cfg).with_suffix(".lock")):
+        record = None if force else _reuse(results_dir, cfg, prov, table, thesis, strict_provenance)
+        return record if record is not None else _train(
+            cfg, results_dir, data_dir, weights, prov, force=force, table=table, thesis=thesis, progress=progress)
+
+
+def _reuse(results_dir: Path, cfg: RunConfig, prov: dict[str, Any], table: str | None, thesis: float | None,
+           strict: bool) -> dict[str, Any] | None:
+    """The stored record that stands for this run (`strn.provenance.find_reusable`), filed under
+    this experiment and row when it was another's; None: train."""
+    stored = find_reusable(results_dir, cfg, prov, strict=strict)
+    if stored is None or (stored.get("experiment"), stored.get("name")) == (cfg.experiment, cfg.name):
+        return stored
+    # same numbers, filed again under this experiment and row
+    record = dict(stored, experiment=cfg.experiment, name=cfg.name, table=table, thesis=thesis,
+                  config=cfg.to_dict(), reused_from=f"{stored['experiment']}/{stored['name']}")
+    if dist.is_main():
+        res.save_result(results_dir, cfg, record)
+    dist.barrier()
+    return record
+
+
+def _train(cfg: RunConfig, results_dir: Path, data_dir: str | Path | None, weights: str, prov: dict[str, Any], *,
+           force: bool, table: str | None, thesis: float | None, progress: bool | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    torch.manual_seed(cfg.train.seed)
     device = resolve_device(cfg.train.device)
     ckpt = checkpoint_path(results_dir, cfg)
     if dist.is_main():  # fail before the work: a folder we cannot write is found now, not after training
         probe_writable(res.result_path(results_dir, cfg).parent, "results folder")
         probe_writable(ckpt.parent, "checkpoint folder")
-    with dist.main_first():  # rank 0 writes the synthetic set, frame cache and weights; the others read them
+    with dist.main_first():  # rank 0 writes the synthetic set and frame cache; the others read them
         data = prepare(cfg, data_dir, progress)
         check_skipped(data)  # each skip said once; too many stop the run here, before training
-        model = build(cfg, len(data.classes), data_dir)
+    torch.manual_seed(cfg.train.seed)  # the model's own initialisation: nothing draws between this and build
+    model = build(cfg, len(data.classes), weights)
     if dist.is_main():  # the model's size is known only now; still before any training step
         probe_writable(ckpt.parent, "checkpoint folder", need_bytes=checkpoint_bytes(model))
     if force and ckpt.exists():
@@ -173,7 +195,7 @@ def run(cfg: RunConfig, *, results_dir: str | Path | None = None, data_dir: str 
         # wall_s: this process plus the earlier ones of a resumed run (their time up to their last checkpoint)
         cost=train_cost(t0, out.train_seconds, out.frames_trained, out.steps, device,
                         prior_wall_s=out.prior_wall_seconds, peak_memory_mb=peak_memory_mb(device)),
-        connections_built=connections_built(model))
+        connections_built=connections_built(model), provenance=prov)
     check_whole(record, n_listed_test=len(data.index.subset(cfg.data.eval_subset)),
                 n_skipped_test=len(data.test.skipped))
     if dist.is_main():  # under torchrun every rank trained the same model; one file is written

@@ -262,7 +262,6 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
                                               test_clip_accuracy=metrics[s]["clip_accuracy"])
         if state.histories[0]:
             log_rows()
-        return metrics, state, prior_wall
     except _Preempted:
         _preempt_exit(checkpoint)
         raise
@@ -270,3 +269,6 @@ def fit_stacked(model: nn.Module, train_ds, test_ds, cfg: TrainConfig, seeds: li
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         loader.close()
+    if _preempted.is_set():  # during the final evaluation: as `strn.engine.fit_source`
+        _preempt_exit(checkpoint)
+    return metrics, state, prior_wall

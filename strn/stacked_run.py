@@ -33,12 +33,13 @@ from . import results as res
 from .config import RunConfig, config_hash
 from .engine import peak_memory_mb, resolve_device
 from .model.build import connections_built
-from .checkpoint import TrainState
+from .checkpoint import TrainState, read_checkpoint
 from .model.stacked import stack_models, unstack_optimizer_states, unstack_state_dicts
 from .results import atomic_torch_save
 from .paths import default_results_dir
 from .record import make_record, train_cost
-from .run import _if_built_alike, build, check_whole, checkpoint_path, prepare, resolve_weights, run
+from .provenance import find_reusable, provenance
+from .run import build, check_whole, checkpoint_path, prepare, resolve_weights, run
 from .skips import check_skipped
 from .stacked_fit import fit_stacked
 from .storage import checkpoint_bytes, probe_writable
@@ -95,7 +96,7 @@ def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: t
     format: weights, optimiser and the TrainState of a finished run, so `strn.inference` and a
     later `run` treat the seed as if it had been trained alone. Read from the job's checkpoint
     (written at the last epoch's end), whose optimiser the stacked model's parameters index."""
-    job = torch.load(ckpt, map_location="cpu", weights_only=True)
+    job = read_checkpoint(ckpt)
     k = len(cfgs)
     weights = unstack_state_dicts(stacked, models[0], k)
     optims = unstack_optimizer_states(job["optimizer"], models[0], k)
@@ -109,9 +110,8 @@ def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: t
                           checkpoint_path(results_dir, c))
 
 
-def _stored(cfg: RunConfig, results_dir: Path) -> bool:
-    return _if_built_alike(res.find_cached(results_dir, cfg), cfg) is not None or \
-        _if_built_alike(res.find_same_config(results_dir, cfg), cfg) is not None
+def _stored(cfg: RunConfig, results_dir: Path, prov: dict[str, Any]) -> bool:
+    return find_reusable(results_dir, cfg, prov) is not None
 
 
 def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None, data_dir: str | Path | None = None,
@@ -123,7 +123,11 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
     check_stackable(cfgs)
     cfg0 = cfgs[0]
     results_dir = Path(results_dir or default_results_dir(cfg0.profile))
-    todo = list(cfgs) if force else [c for c in cfgs if not _stored(c, results_dir)]
+    # A first use pretrains the backbone, drawing from torch's generator: done before any seed's
+    # generator is set, so each seed's initialisation is the one `run` draws where weights exist.
+    weights = resolve_weights(cfg0, data_dir)
+    prov = provenance(cfg0, weights)
+    todo = list(cfgs) if force else [c for c in cfgs if not _stored(c, results_dir, prov)]
     if len(todo) <= 1:
         return [run(c, results_dir=results_dir, data_dir=data_dir, force=force and c in todo, table=table,
                     thesis=thesis, progress=progress) for c in cfgs]
@@ -134,13 +138,10 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
     probe_writable(ckpt.parent, "checkpoint folder")
     data = prepare(cfg0, data_dir, progress)  # every seed's split is the same (check_stackable)
     check_skipped(data)
-    # A first use pretrains the backbone, drawing from torch's generator: done before any seed's
-    # generator is set, so each seed's initialisation is the one `run` draws where weights exist.
-    resolve_weights(cfg0, data_dir)
     models = []
     for c in todo:  # each seed's own initialisation, as `run` draws it
         torch.manual_seed(c.train.seed)
-        models.append(build(c, len(data.classes), data_dir))
+        models.append(build(c, len(data.classes), weights))
     stacked = stack_models(models)
     probe_writable(ckpt.parent, "checkpoint folder", need_bytes=checkpoint_bytes(stacked))
     if force and ckpt.exists():
@@ -162,7 +163,7 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
             c, data, table=table, thesis=thesis, metrics=metrics[s], history=state.histories[s], device=device,
             dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
                      "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
-            cost=cost, connections_built=connections_built(models[s]))
+            cost=cost, connections_built=connections_built(models[s]), provenance=prov)
         check_whole(record, n_listed_test=len(data.index.subset(c.data.eval_subset)),
                     n_skipped_test=len(data.test.skipped))
         records[c.train.seed] = record

@@ -29,7 +29,7 @@ def probe_writable(folder: str | Path, what: str, need_bytes: int = 0) -> Path:
         os.unlink(tmp)
     except OSError as e:
         raise OSError(e.errno, f"cannot write to the {what} {folder}: {e.strerror or e}; "
-                               f"pick a writable folder (--results) or fix its permissions") from e
+                               f"pick a writable folder (--results-dir) or fix its permissions") from e
     if need_bytes:
         free = shutil.disk_usage(folder).free
         if free < need_bytes:

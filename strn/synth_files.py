@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
 import json
 import multiprocessing
 import os
@@ -113,10 +115,63 @@ def write_synthetic(root: str | Path, spec: SynthSpec, *, progress: bool = True,
 
 
 def _marker_ok(folder: Path, spec: SynthSpec) -> bool:
+    """The set is this spec's and whole: every file its marker lists, of its size and (checked
+    once per process) its digest. A marker of older code lists no files: accepted on its spec,
+    and given the list by `ensure_synthetic` (the set itself is not rewritten)."""
     try:
-        return json.loads((folder / MARKER).read_text())["digest"] == spec.digest()
-    except (OSError, ValueError, KeyError):
+        marker = json.loads((folder / MARKER).read_text())
+        if marker["digest"] != spec.digest():
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
         return False
+    files = marker.get("files")
+    if files is None:
+        return True
+    try:
+        if any((folder / rel).stat().st_size != size for rel, (size, _) in files.items()):
+            return False
+        return _digests_ok(str(folder), (folder / MARKER).stat().st_mtime_ns)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _has_file_list(target: Path) -> bool:
+    try:
+        return "files" in json.loads((target / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def file_digests(folder: Path) -> dict[str, list]:
+    """``{relative path: [size, sha256 (16 hex)]}`` of every file of a set but its marker."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MARKER and not p.name.startswith(MARKER):
+            out[p.relative_to(folder).as_posix()] = [p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()[:16]]
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _digests_ok(folder: str, marker_mtime_ns: int) -> bool:
+    """Every listed file's content digest matches (once per process and marker version: a set
+    of a few thousand small videos reads in well under a second)."""
+    files = json.loads((Path(folder) / MARKER).read_text())["files"]
+    return all(hashlib.sha256((Path(folder) / rel).read_bytes()).hexdigest()[:16] == d
+               for rel, (_, d) in files.items())
+
+
+def _add_file_list(target: Path) -> None:
+    """Give an older marker the file list (atomically; a read-only folder keeps the old marker)."""
+    try:
+        marker = json.loads((target / MARKER).read_text())
+        if "files" in marker:
+            return
+        marker["files"] = file_digests(target)
+        tmp = target / (MARKER + f".tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(marker, indent=1))
+        os.replace(tmp, target / MARKER)
+    except OSError:
+        pass
 
 
 def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
@@ -131,6 +186,9 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
     data_dir = Path(data_dir)
     target = data_dir / f"synthetic-{profile}"
     if _marker_ok(target, spec):
+        if not _has_file_list(target) and os.access(target, os.W_OK) and os.access(data_dir, os.W_OK):
+            with _install_lock(data_dir / f".synthetic-{profile}.lock"):  # an older marker: list its files, once
+                _add_file_list(target)
         return target
     if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists, is not empty and was not written by "
@@ -140,7 +198,7 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
     # waits, then finds the first one's valid set and uses it. A valid set is never moved
     # aside; only a stale one (other digest) is, and only while holding the lock.
     with _install_lock(data_dir / f".synthetic-{profile}.lock"):
-        if not _marker_ok(target, spec):
+        if not _marker_ok(target, spec):  # absent, stale or damaged (a file missing, cut or changed)
             _write_and_install(profile, spec, data_dir, target)
     return target
 
@@ -163,8 +221,8 @@ def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Pa
         # processes pay off from a few hundred clips (demo: 648; a test's set of dozens writes in one)
         n_clips = sum(clip_counts(spec).values()) * len(spec.motions)
         write_synthetic(tmp, spec, workers=min(usable_cores(), 16) if n_clips >= 200 else 1)
-        marker = {"profile": profile, "digest": spec.digest(),
-                  "generator_version": GENERATOR_VERSION, "spec": json.loads(spec.to_json())}
+        marker = {"profile": profile, "digest": spec.digest(), "generator_version": GENERATOR_VERSION,
+                  "spec": json.loads(spec.to_json()), "files": file_digests(tmp)}
         (tmp / (MARKER + ".tmp")).write_text(json.dumps(marker, indent=1))
         os.replace(tmp / (MARKER + ".tmp"), tmp / MARKER)
         if target.exists():  # stale (other digest) or empty: move aside, then delete

@@ -8,6 +8,7 @@ import pytest
 
 from strn import results as res
 from strn.config import make_config
+from strn.provenance import find_reusable
 
 
 def _record(cfg, error=0.25):
@@ -16,16 +17,21 @@ def _record(cfg, error=0.25):
             "dataset": {}, "split": 1, "seed": cfg.train.seed,
             "metrics": {"error_rate": error, "accuracy": 1 - error, "mean_class_accuracy": 0.7,
                         "per_class_accuracy": {}, "clip_accuracy": 0.6, "history": []},
-            "cost": {"wall_s": 1.0}, "thesis": 0.197, "skipped_videos": [], "env": {}}
+            "cost": {"wall_s": 1.0}, "thesis": 0.197, "skipped_videos": [], "env": {}, "provenance": dict(PROV)}
+
+
+PROV = {"synth_generator_version": 3, "pretrain_version": 3, "init_digest": "0123456789abcdef"}
 
 
 def test_save_find_and_reject_changed_config(tmp_path):
-    cfg = make_config("smoke", experiment="e", name="row")
+    # a frame model: no connection to plan, the record's other fields decide
+    cfg = make_config("smoke", {"model": {"kind": "frame_avg"}}, experiment="e", name="row")
     path = res.save_result(tmp_path, cfg, _record(cfg))
     assert path == tmp_path / "e" / "row__seed0.json"
-    assert res.find_cached(tmp_path, cfg)["metrics"]["error_rate"] == 0.25
-    changed = make_config("smoke", {"train": {"lr": 0.5}}, experiment="e", name="row")
-    assert res.find_cached(tmp_path, changed) is None
+    assert find_reusable(tmp_path, cfg, PROV)["metrics"]["error_rate"] == 0.25
+    assert find_reusable(tmp_path, cfg, dict(PROV, init_digest="other")) is None
+    changed = make_config("smoke", {"train": {"lr": 0.5}, "model": {"kind": "frame_avg"}}, experiment="e", name="row")
+    assert find_reusable(tmp_path, changed, PROV) is None
 
 
 def test_load_results_reads_runs_not_the_folders_beside_them(tmp_path):
@@ -36,9 +42,9 @@ def test_load_results_reads_runs_not_the_folders_beside_them(tmp_path):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "phases.json").write_text('{"phases": []}')
     assert [r["name"] for r in res.load_results(tmp_path)] == ["row"]
-    (tmp_path / "e" / "stray.json").write_text('{"phases": []}')  # inside an experiment: an error, named
-    with pytest.raises(ValueError, match="stray.json"):
-        res.load_results(tmp_path)
+    (tmp_path / "e" / "stray.json").write_text('{"phases": []}')  # inside an experiment: named, set aside
+    assert [r["name"] for r in res.load_results(tmp_path)] == ["row"]
+    assert res.set_aside_files(tmp_path) == [tmp_path / "e" / "stray.json.invalid"]
 
 
 def test_record_missing_keys_is_refused(tmp_path):
@@ -56,7 +62,8 @@ def test_truncated_json_is_named_and_ignored_by_cache(tmp_path):
     p.write_text('{"schema_version": 1, "metr')
     with pytest.raises(ValueError, match="row__seed0.json is not valid JSON"):
         res.load_result(p)
-    assert res.find_cached(tmp_path, cfg) is None
+    assert find_reusable(tmp_path, cfg, PROV) is None
+    assert res.set_aside_files(tmp_path) == [p.with_name(p.name + ".invalid")]
 
 
 def test_crash_while_writing_never_leaves_a_truncated_file(tmp_path):

@@ -42,14 +42,17 @@ def test_stored_run_built_otherwise_is_not_served_back(smoke_env):
     """A result that does not record the connections this code builds is retrained."""
     import json
 
-    from strn.results import result_path
-    from strn.run import _if_built_alike
+    from strn.config import config_hash
+    from strn.provenance import mismatch
+    from strn.results import SCHEMA_VERSION, result_path
 
     cfg = make_config("smoke", {"data": {"seq_len": 5}}, experiment="05_6_temporal_context", name="context-5")
-    old = {"model": {"connections_built": [{"block": "layer4.0", "kind": "projection", "delay": 1}]}}
-    assert _if_built_alike(old, cfg) is None and _if_built_alike({"metrics": {}}, cfg) is None
-    now = {"model": {"connections_built": [{"block": b, "kind": "identity", "delay": 1}
-                                           for b in ("layer4.2", "layer4.1", "layer3.5", "layer3.4")]}}
-    assert _if_built_alike(now, cfg) is now
+    prov = {"synth_generator_version": 3, "pretrain_version": 3, "init_digest": "x"}
+    base = {"schema_version": SCHEMA_VERSION, "config_hash": config_hash(cfg), "provenance": prov}
+    old = dict(base, model={"connections_built": [{"block": "layer4.0", "kind": "projection", "delay": 1}]})
+    assert mismatch(old, cfg, prov)[0] == "identity" and mismatch(dict(base, metrics={}), cfg, prov)[0] == "identity"
+    now = dict(base, model={"connections_built": [{"block": b, "kind": "identity", "delay": 1}
+                                                  for b in ("layer4.2", "layer4.1", "layer3.5", "layer3.4")]})
+    assert mismatch(now, cfg, prov) is None
     assert result_path(smoke_env["results"], cfg).name == "context-5__seed0.json"
     assert json.dumps(now)  # plain data: goes into the JSON as is

@@ -42,6 +42,7 @@ import numpy as np
 from strn.data.jpeg_entry import JpegFrames, write_jpeg_entry
 from strn.data.video import DECODER_VERSION, VideoReadError, decode_sampled
 from strn.progress import quiet
+from strn.results import file_lock
 
 
 # codec -> JPEG quality (None: raw frames). The value names the quality so that another one
@@ -241,6 +242,12 @@ class FrameCache:
         """
         if self.root is None or workers < 2:
             return 0
+        # One filler at a time (a second process waits, then finds the entries made): two runs
+        # starting together on a fresh data folder decode each video once, not twice.
+        with file_lock(Path(self.root) / ".fill.lock"):
+            return self._fill(video_paths, rate, size, workers, progress)
+
+    def _fill(self, video_paths, rate: int, size: int | None, workers: int, progress: bool) -> int:
         todo = []
         for path in video_paths:
             try:
