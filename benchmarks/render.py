@@ -230,7 +230,9 @@ def render_readme(readme: Path, bench_dir: Path, body=None) -> bool:
     """Replace the README's performance section (``body(bench_dir)``, default the summary) and,
     where its markers are, the full profile's cost table; returns whether the file changed."""
     text = readme.read_text()
-    new = _replace(text, START, END, (body or summary)(bench_dir), readme)
+    if START not in text and COST_START not in text:
+        raise SystemExit(f"{readme} has no {START} ... {END} (or {COST_START} ... {COST_END}) markers")
+    new = _replace(text, START, END, (body or summary)(bench_dir), readme) if START in text else text
     if COST_START in new:
         new = _replace(new, COST_START, COST_END, cost_section(bench_dir), readme)
     if new != text:
@@ -242,6 +244,8 @@ def main() -> None:
     bench = ROOT / "results" / "bench"
     changed = render_readme(ROOT / "README.md", bench)
     print("README performance section", "updated" if changed else "unchanged")
+    changed = render_readme(ROOT / "docs" / "FULL_STUDY.md", bench)  # the full profile's cost table
+    print("docs/FULL_STUDY.md full-profile cost", "updated" if changed else "unchanged")
     changed = render_readme(ROOT / "benchmarks" / "README.md", bench, section)
     print("benchmarks/README.md tables", "updated" if changed else "unchanged")
 

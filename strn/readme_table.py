@@ -29,6 +29,8 @@ def _cell(line: dict[str, Any] | None) -> str:
     if line is None:
         return "not run"
     flags = [what for col, what in FLAGS if str(line.get(col, "")).strip() == "no"]
+    if "missing runs" in str(line.get("decided by", "")):  # a row the claim compares was not run there
+        flags.insert(0, "rows not run")
     return f"**{line['verdict']}**" + (f" ({'; '.join(flags)})" if flags else "")
 
 

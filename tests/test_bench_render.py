@@ -74,8 +74,8 @@ def test_loader_and_cache_tables(tmp_path):
     assert "1.5 ms from the raw cache and 6.5 ms from the JPEG cache" in md
 
 
-def test_committed_readme_has_the_generated_full_profile_cost():
-    readme = (ROOT / "README.md").read_text()
+def test_committed_full_study_page_has_the_generated_full_profile_cost():
+    readme = (ROOT / "docs" / "FULL_STUDY.md").read_text()
     body = render.cost_section(ROOT / "results" / "bench")
     assert "| 05_5_sampling_rate |" in body
     assert f"{render.COST_START}\n{body}\n{render.COST_END}" in readme
