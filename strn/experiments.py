@@ -176,6 +176,7 @@ _register(Experiment(
             None),
     ),
     notes="TSM has no thesis number: the thesis predates it",
+    control_rows=("identity-98-104", "tsm-all", "tsm-98-104", "frame-average"),  # claims 8 and 9
 ))
 
 

@@ -58,8 +58,22 @@ def markdown(results_root: Path | None = None) -> str:
     return "\n".join(out)
 
 
+def demo_time(results_root: Path | None = None) -> str:
+    """The demo's time as `strn report` wrote it (``summaries/timing.json``): the same number
+    the report and summary.md quote, without the commit (the README names none)."""
+    from .timing import minutes, read_timing
+
+    t = read_timing(Path(results_root or REPO_ROOT / "results") / "demo")
+    if "from_empty_s" in t:
+        return (f"The demo from an empty results folder: {minutes(t['from_empty_s'])} "
+                f"({t.get('trained_runs', '?')} training runs) on {t.get('cores', '?')} CPU core(s).")
+    return ("The demo has not been timed from an empty results folder with the current code yet"
+            + (f"; re-rendering it over the stored runs takes {minutes(t['last_render_s'])}." if "last_render_s" in t
+               else "."))
+
+
 def block(results_root: Path | None = None) -> str:
-    return f"{BEGIN}\n{markdown(results_root)}\n{END}"
+    return f"{BEGIN}\n{markdown(results_root)}\n\n{demo_time(results_root)}\n{END}"
 
 
 def current_block(readme: str) -> str | None:

@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from . import claims, experiments
 from .notebook_runs import at_a_time, wall_seconds
 from .plots.central import FRAME_ROW, STRN_ROW, dataset_level, per_seed, strn_vs_frame_average
@@ -141,7 +143,7 @@ def experiment_table(key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         ranks = (line["thesis rank"], line["reproduced rank"])
         cells = [" / ".join(str(v) for v in row.columns.values()), "–" if row.thesis is None else f"{row.thesis:.3f}",
                  line["reproduced"], str(int(line["seeds"])),
-                 "–" if any(x is None or x != x for x in ranks) else f"{ranks[0]} / {ranks[1]}",
+                 "–" if any(pd.isna(x) for x in ranks) else f"{ranks[0]} / {ranks[1]}",
                  _converged(mine) if mine else "–"]
         rows.append([{"text": c, "cls": "" if i == 0 else "n"} for i, c in enumerate(cells)])
     return {"columns": ["row", "thesis", "reproduced mean ± std", "seeds", "rank (thesis / reproduced)", "converged"],

@@ -21,10 +21,17 @@ def no_test_data(tmp_path_factory):
     root = ensure_synthetic("smoke", data)
     videos, lists = find_layout(root)
     index = read_split(root, 1)
-    for e in index.subset("test"):
-        (videos / e.path).unlink()
-    for p in lists.glob("testlist0*.txt"):
+    gone = [videos / e.path for e in index.subset("test")] + list(lists.glob("testlist0*.txt"))
+    for p in gone:
         p.unlink()
+    # The set's marker lists its files so that a damaged set is written again: without these
+    # entries the set stays as it is now, test list and videos gone.
+    from strn.synth_files import MARKER
+
+    marker = json.loads((root / MARKER).read_text())
+    names = {p.relative_to(root).as_posix() for p in gone}
+    marker["files"] = {k: v for k, v in marker["files"].items() if k not in names}
+    (root / MARKER).write_text(json.dumps(marker, indent=1))
     return data, index
 
 

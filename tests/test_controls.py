@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from strn.provenance import expected, find_reusable
+
 from strn import experiments, parallel, results as res
 from strn import run as run_module
 from strn.claims import CLAIMS
@@ -105,9 +107,10 @@ def test_smoke_run_makes_a_marked_control_beside_the_row_and_reads_both_back(tmp
     monkeypatch.setattr(run_module, "fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     again = run_experiment("05_7_splits_and_sota", "smoke", **kw)
     assert [r["config_hash"] for r in again] == [r["config_hash"] for r in recs]
-    assert res.find_same_config(tmp_path / "results", experiments.run_config(
-        EXPERIMENTS["05_7_splits_and_sota"], EXPERIMENTS["05_7_splits_and_sota"].rows[-1], "smoke", 0,
-        "cpu"))["config_hash"] == n["config_hash"]
+    row_cfg = experiments.run_config(EXPERIMENTS["05_7_splits_and_sota"], EXPERIMENTS["05_7_splits_and_sota"].rows[-1],
+                                     "smoke", 0, "cpu")
+    found = find_reusable(tmp_path / "results", row_cfg, expected(row_cfg, kw.get("data_dir")))
+    assert found["config_hash"] == n["config_hash"] and not found.get("control")
 
 
 def test_claims_count_no_control_as_a_seed_of_its_row():

@@ -125,8 +125,10 @@ def test_the_command_a_missing_checkpoint_suggests_brings_it_back(tmp_path, monk
     assert main(["run", "05_7_splits_and_sota", "--profile", "smoke", "--rows", "split-1", "--seeds", "0",
                  "--results-dir", str(results), "--set", "model.weights=scratch"]) == 0
     capsys.readouterr()
-    js, = (results / "05_7_splits_and_sota").glob("split-1__*.json")
-    ckpt, = (results / "checkpoints").rglob("*.pt")
+    js, = [p for p in (results / "05_7_splits_and_sota").glob("split-1*.json")
+           if "control-" not in p.name]  # the row's run, not its schedule-length control
+    rec = json.loads(js.read_text())
+    ckpt, = (results / "checkpoints").rglob(f"{js.stem}__{rec['config_hash']}.pt")
     ckpt.unlink()
     assert main(["evaluate", str(js)]) == 2
     err = capsys.readouterr().err

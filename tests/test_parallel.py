@@ -92,7 +92,7 @@ def test_frame_baselines_are_trained_in_the_pool_and_read_back(tmp_path, monkeyp
     n_rows = len(EXPERIMENTS["05_2_baselines"].rows)
     assert sorted(ln.split("] ", 1)[1].split(" (")[0] for ln in lines) == \
         [f"05_2_baselines seed {s}: {n_rows} rows stored" for s in (0, 1)]
-    assert parallel.baseline_jobs("smoke", seeds=[0, 1], results_dir=results) == []
+    assert parallel.baseline_jobs("smoke", seeds=[0, 1], results_dir=results, data_dir=data) == []
     assert parallel.all_stored("smoke", seeds=[0, 1], device="cpu", results_dir=results, data_dir=data)
     # the shared features were made once, by the parent; each seed finetuned its own backbone
     assert len(list((data / "features").glob("stills-*.pt"))) == 1

@@ -33,9 +33,9 @@ def test_update_needs_the_markers(tmp_path):
 
 def test_update_rewrites_only_the_block(tmp_path):
     p = tmp_path / "README.md"
-    p.write_text(f"intro\n{readme_table.BEGIN}\nold\n{readme_table.END}\nrest\n")
+    p.write_text(f"intro\n{readme_table.BEGIN}\nSTALE-TABLE\n{readme_table.END}\nrest\n")
     assert readme_table.update(p, ROOT / "results")
     text = p.read_text()
-    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "STALE-TABLE" not in text
     assert "| claim | the thesis says | demo |" in text
     assert not readme_table.update(p, ROOT / "results")  # idempotent

@@ -69,3 +69,26 @@ def test_two_processes_preparing_one_cached_file_compute_it_once(tmp_path):
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()[-2000:]
     assert (tmp_path / "count").read_text() == "x"
+
+
+def test_two_concurrent_runs_of_one_configuration_train_it_once(tmp_path):
+    """Two `strn run` of the same configuration on one fresh data and results folder: one trains
+    (the stand-in, the caches and the run itself each made once), the other waits for its lock
+    and reads the stored result back; the per-run epoch log has each epoch once."""
+    env = {**__import__("os").environ, "PYTHONPATH": ROOT, "STRN_QUIET": "1"}
+    cmd = [sys.executable, "-m", "strn.cli", "run", "05_3_learning_algorithms", "--profile", "smoke",
+           "--rows", "adam-1pct", "--seeds", "0", "--results-dir", str(tmp_path / "results"),
+           "--data-dir", str(tmp_path / "data")]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-1500:] for o in outs]
+    records = sorted((tmp_path / "results").glob("05_3_learning_algorithms/*.json"))
+    assert "adam-1pct__seed0.json" in [r.name for r in records]
+    for r in records:  # the row and, where the profile trains it, its schedule-length control
+        rec = json.loads(r.read_text())
+        ckpts = list((tmp_path / "results" / "checkpoints").rglob(f"{r.stem}__{rec['config_hash']}.epochs.csv"))
+        assert len(ckpts) == 1, r.name
+        rows = [line for line in ckpts[0].read_text().splitlines()[1:] if line.strip()]
+        assert len(rows) == rec["config"]["train"]["epochs"], (r.name, rows)  # not one row per process
+    assert len(list((tmp_path / "data").rglob("stills-*.pt"))) == 1  # one stand-in
