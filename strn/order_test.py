@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from .config import RunConfig, config_from_dict, config_hash
 from .inference import load_trained
-from .results import SUMMARY_DIR, mean_std, write_summary
+from .results import SUMMARY_DIR, mean_std, table_records, write_summary
 from .run import checkpoint_path, prepare, run
 from .stacked_run import check_stackable, run_stacked
 from .train import evaluate
@@ -137,6 +137,7 @@ def run_order_test(experiment: str, records: Sequence[dict[str, Any]], results_d
     read back from the stored JSON, else computed from the checkpoint (and stored), else
     (``retrain``) computed from a retrained model, else a "missing" entry saying why."""
     results_dir = Path(results_dir)
+    records = table_records(records)  # the rows' own runs: a schedule-length control is no seed of its row
     stored = {} if force else {_entry_key(e): e for e in stored_entries(results_dir, experiment)}
     keys = [(r["name"], r["seed"], config_hash(config_from_dict(r["config"]))) for r in records]
     if retrain:
