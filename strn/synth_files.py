@@ -5,8 +5,6 @@ What the clips show is `strn.synth`'s."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -25,6 +23,7 @@ from tqdm import tqdm
 
 from .paths import usable_cores
 from .progress import quiet
+from .results import file_lock
 from .synth import GENERATOR_VERSION, SHAPES, SynthSpec, clip_counts, clip_frames, sample_clip, spec_for_profile
 
 MARKER = ".strn_synthetic.json"  # written last into a finished set: its spec and digest
@@ -187,7 +186,7 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
     target = data_dir / f"synthetic-{profile}"
     if _marker_ok(target, spec):
         if not _has_file_list(target) and os.access(target, os.W_OK) and os.access(data_dir, os.W_OK):
-            with _install_lock(data_dir / f".synthetic-{profile}.lock"):  # an older marker: list its files, once
+            with file_lock(data_dir / f".synthetic-{profile}.lock"):  # an older marker: list its files, once
                 _add_file_list(target)
         return target
     if target.exists() and not (target / MARKER).exists() and any(target.iterdir()):
@@ -197,20 +196,10 @@ def ensure_synthetic(profile: str, data_dir: str | Path) -> Path:
     # One writer at a time (an exclusive lock on a file beside the set): a second process
     # waits, then finds the first one's valid set and uses it. A valid set is never moved
     # aside; only a stale one (other digest) is, and only while holding the lock.
-    with _install_lock(data_dir / f".synthetic-{profile}.lock"):
+    with file_lock(data_dir / f".synthetic-{profile}.lock"):
         if not _marker_ok(target, spec):  # absent, stale or damaged (a file missing, cut or changed)
             _write_and_install(profile, spec, data_dir, target)
     return target
-
-
-@contextlib.contextmanager
-def _install_lock(path: Path):
-    with open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _write_and_install(profile: str, spec: SynthSpec, data_dir: Path, target: Path) -> None:
