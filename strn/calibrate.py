@@ -94,7 +94,8 @@ def run_entry(rec: dict[str, Any]) -> dict[str, Any]:
     return {"row": rec["name"], "seed": rec["seed"], "val_error": rec["metrics"]["error_rate"],
             "converged": rec["metrics"].get("converged"), "epochs": cfg["train"]["epochs"],
             "train_frames": rec["dataset"]["n_train_sequences"] * cfg["train"]["epochs"] * cfg["data"]["seq_len"],
-            "n_val_videos": rec["dataset"]["n_test_videos"], "train_s": rec["cost"]["train_s"],
+            "n_val_videos": rec["dataset"]["n_test_videos"], "single_frame_floor": rec["dataset"].get("single_frame_floor"),
+            "train_s": rec["cost"]["train_s"],
             "history": rec["metrics"]["history"], "selected_on": SELECTED_ON}
 
 
@@ -195,3 +196,26 @@ def identity_seeds(profile: str, n_seeds: int = 10, *, candidate: str = "current
             "standard_error": s / n_seeds ** 0.5, "seeds": runs}
     atomic_write_text(Path(out or CALIBRATION_DIR / "identity_seeds.json"), json.dumps(data, indent=1) + "\n")
     return data
+
+
+def draw(profile: str = "demo", *, validation: str | Path | None = None, identity: str | Path | None = None,
+         figures_dir: str | Path | None = None) -> list[Path]:
+    """Draw the stored calibration (`strn.plots.calibration`) as ``figures/<profile>/calibration``:
+    computing and drawing are separate steps, so restyling the figure never retrains."""
+    from .plots.calibration import calibration_figure  # local: matplotlib
+    from .plots.common import figure_problems, save_figure
+
+    vpath = Path(validation or CALIBRATION_DIR / "validation.json")
+    if not vpath.exists():
+        raise FileNotFoundError(f"{vpath} does not exist: run `strn calibrate recipes --profile {profile}` first")
+    val = _load(vpath, profile)
+    ipath = Path(identity or CALIBRATION_DIR / "identity_seeds.json")
+    ident = json.loads(ipath.read_text()) if ipath.exists() else None
+    if ident is not None and ident.get("profile") != profile:
+        ident = None
+    fig = calibration_figure(val, ident)
+    problems = figure_problems(fig)
+    if problems:
+        raise RuntimeError("calibration figure: " + "; ".join(problems))
+    return save_figure(fig, Path(figures_dir or REPO_ROOT / "figures" / profile), "calibration")
+

@@ -137,9 +137,12 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def _calibrate(a: argparse.Namespace) -> int:
-    from .calibrate import calibrate, identity_seeds  # local: torch and the experiments
+    from .calibrate import calibrate, draw, identity_seeds  # local: torch and the experiments
     from .notebook import parse_seeds
 
+    if a.what == "plot":
+        print(*draw(a.profile, validation=a.out))
+        return 0
     if a.what == "identity-seeds":
         d = identity_seeds(a.profile, a.n_seeds, candidate=a.candidate or "current", work=a.work, out=a.out,
                            data_dir=a.data_dir, device=a.device)
@@ -305,9 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = parser("calibrate", "choose a profile's recipe on held-out training groups (never the test "
                             "split), or measure the thesis model's seed spread there")
-    k.add_argument("what", choices=("recipes", "identity-seeds"),
+    k.add_argument("what", choices=("recipes", "identity-seeds", "plot"),
                    help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
-                        "identity 98-104 over --n-seeds seeds")
+                        "identity 98-104 over --n-seeds seeds; plot: draw the stored calibration as "
+                        "figures/<profile>/calibration.png (trains nothing)")
     profile(k)
     k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "
                                                      "default: all (recipes), current (identity-seeds)")

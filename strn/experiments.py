@@ -68,11 +68,20 @@ _register(Experiment(
     runner=run_baselines,
 ))
 
+# The thesis's model (identity 98-104, ADAM 1%, r = 10, T = 2, split 1: one configuration, one
+# stored run per seed, shared by its five rows below) is the reference of claims 3-8, and its
+# seeds spread widely at the demo's width (results/calibration/identity_seeds.json: 10 seeds on
+# validation). Six seeds on the demo pin its mean twice as well as three (the standard error
+# falls by 1/sqrt(2)); more for it and every row compared with it would pass the demo's time
+# budget (docs/STUDY.md, "Calibration on held-out groups").
+THESIS_MODEL_SEEDS = {"demo": 6}
+
 _register(Experiment(
     key="05_3_learning_algorithms", table="5.3",
     title="Learning algorithms and update strategy (identity connection at layers 98-104, T = 2)",
     rows=(
-        Row("adam-1pct", {"Algorithm": "ADAM", "Update after": "1%"}, _adam(0.01), 0.197),
+        Row("adam-1pct", {"Algorithm": "ADAM", "Update after": "1%"}, _adam(0.01), 0.197,
+            seeds=THESIS_MODEL_SEEDS),
         Row("adam-10pct", {"Algorithm": "ADAM", "Update after": "10%"}, _adam(0.10), 0.233),
         # Not in the thesis: at a fixed number of epochs, 1% takes ten times the optimiser steps
         # of 10%; this row gives 10% as many steps as 1% (epochs scaled), so claim 3 is judged
@@ -104,7 +113,7 @@ _register(Experiment(
         Row("conv-49-55", {"Position": "49-55 (layer3.0)", "Type": "conv"}, _conn("conv", "49-55"), 0.234),
         Row("conv-86-92", {"Position": "86-92 (layer4.0)", "Type": "conv"}, _conn("conv", "86-92"), 0.231),
         Row("identity-98-104", {"Position": "98-104 (layer4.2)", "Type": "identity"},
-            _conn("identity", "98-104"), 0.197),
+            _conn("identity", "98-104"), 0.197, seeds=THESIS_MODEL_SEEDS),
         Row("conv-98-104", {"Position": "98-104 (layer4.2)", "Type": "conv"}, _conn("conv", "98-104"), 0.219),
         Row("conv_relu-98-104", {"Position": "98-104 (layer4.2)", "Type": "conv_relu"},
             _conn("conv_relu", "98-104"), 0.210),
@@ -118,7 +127,7 @@ _register(Experiment(
     title="Sampling rate: every r-th frame (identity connection at 98-104, T = 2)",
     rows=tuple(
         Row(f"rate-{r}", {"Sampling rate": f"{r:02d}"}, {"data": {"rate": r}}, err,
-            {"thesis training time (h)": hours})
+            {"thesis training time (h)": hours}, seeds=THESIS_MODEL_SEEDS if r == 10 else {})
         for r, err, hours in ((2, 0.195, 161), (5, 0.196, 61), (10, 0.197, 35), (15, 0.213, 23))
     ),
     control_rows=("rate-2", "rate-5", "rate-10", "rate-15"),  # claim 5
@@ -128,7 +137,8 @@ _register(Experiment(
     key="05_6_temporal_context", table="5.7",
     title="Temporal context: T frames through T-1 connections, and Special3",
     rows=(
-        Row("context-2", {"Context": "2", "Model": "1 connection"}, {"data": {"seq_len": 2}}, 0.197),
+        Row("context-2", {"Context": "2", "Model": "1 connection"}, {"data": {"seq_len": 2}}, 0.197,
+            seeds=THESIS_MODEL_SEEDS),
         Row("context-3", {"Context": "3", "Model": "2 connections"}, {"data": {"seq_len": 3}}, 0.194),
         Row("special3", {"Context": "3", "Model": "Special3"}, {"data": {"seq_len": 3}, "model": {"special3": True}},
             0.205),
@@ -141,7 +151,8 @@ _register(Experiment(
     key="05_7_splits_and_sota", table="5.8",
     title="The best model on the three splits, and against the frame-average baseline",
     rows=(
-        *(Row(f"split-{s}", {"Model": "STRN", "Split": str(s)}, {"data": {"split": s}}, err)
+        *(Row(f"split-{s}", {"Model": "STRN", "Split": str(s)}, {"data": {"split": s}}, err,
+              seeds=THESIS_MODEL_SEEDS if s == 1 else {})
           for s, err in ((1, 0.197), (2, 0.205), (3, 0.192))),
         # Table 5.8 has no frame-average row, so the thesis number is None. Claim 7 compares
         # it with 0.236, the thesis's best frame-level model (Table 5.1: frozen ImageNet block4
@@ -167,7 +178,7 @@ _register(Experiment(
           "average (T = 2)",
     rows=(
         Row("identity-98-104", {"Model": "STRN identity 98-104 (the thesis's model)"}, _conn("identity", "98-104"),
-            0.197),
+            0.197, seeds=THESIS_MODEL_SEEDS),
         Row("conv-98-104", {"Model": "STRN conv 98-104"}, _conn("conv", "98-104"), 0.219),
         Row("tsm-all", {"Model": "TSM, every block (1/8 from t-1)"}, {"model": {"kind": "tsm"}}, None),
         Row("tsm-98-104", {"Model": "TSM, layer4.2 only (98-104)"},

@@ -102,4 +102,12 @@ def test_identity_seeds_command_writes_the_spread(no_test_data, tmp_path, capsys
     errs = [s["val_error"] for s in d["seeds"]]
     assert d["min"] == min(errs) and d["max"] == max(errs)
     assert "identity-98-104 on validation over 3 seeds" in capsys.readouterr().out
+    # Drawn from the stored files only (identity's seeds 0 and 1 are reused by the recipes run).
+    val = tmp_path / "validation.json"
+    cal.calibrate("smoke", names=["current"], seeds=(0, 1), work=tmp_path / "work", out=val, data_dir=data,
+                  device="cpu")
+    png, pdf = cal.draw("smoke", validation=val, identity=out, figures_dir=tmp_path / "figs")
+    assert png.stat().st_size > 10_000 and pdf.exists()  # draw raises when the figure has a readability problem
+    with pytest.raises(FileNotFoundError, match="strn calibrate recipes"):
+        cal.draw("smoke", validation=tmp_path / "missing.json")
     shutil.rmtree(tmp_path / "work")

@@ -14,7 +14,7 @@ from strn.claims import CLAIMS
 from strn.config import config_hash, make_config
 from strn.experiments import EXPERIMENTS, best_record, experiment_runs, run_experiment, summary_table
 from strn.profiles import PROFILES
-from strn.rows import SCHEDULE_LENGTH, Experiment, Row, control_config, row_seeds
+from strn.rows import SCHEDULE_LENGTH, Experiment, Row, control_config, row_config, row_seeds
 
 
 def test_every_strn_claim_declares_its_deciding_rows_as_control_rows():
@@ -122,3 +122,24 @@ def test_claims_count_no_control_as_a_seed_of_its_row():
                     metrics={"error_rate": 0.9, "converged": False})]
     assert [v.verdict for v in judge("05_7_splits_and_sota", recs + flipped)] == \
         [v.verdict for v in judge("05_7_splits_and_sota", recs)] == ["reproduced"]
+
+
+@pytest.mark.parametrize("profile", ["demo", "gpu", "smoke"])
+def test_rows_of_one_configuration_train_the_same_seeds(profile):
+    """The thesis's model is one configuration under five names (ADAM 1%, rate 10, context 2,
+    split 1, identity 98-104): one stored run per seed, so each name must ask for the same
+    seeds, or one table would show six seeds of it and another three."""
+    from strn.experiments import THESIS_MODEL_SEEDS
+
+    seen: dict[str, tuple[str, list[int]]] = {}
+    for exp in EXPERIMENTS.values():
+        if exp.runner is not None:
+            continue
+        for row in exp.rows:
+            h = config_hash(row_config(exp, row, profile, 0))
+            seeds = row_seeds(row, profile)
+            first = seen.setdefault(h, (f"{exp.key}/{row.name}", seeds))
+            assert seeds == first[1], f"{exp.key}/{row.name} trains seeds {seeds}, {first[0]} {first[1]}"
+    exp = EXPERIMENTS["05_4_recurrent_connection"]
+    thesis = config_hash(row_config(exp, next(r for r in exp.rows if r.name == "identity-98-104"), profile, 0))
+    assert len(seen[thesis][1]) == THESIS_MODEL_SEEDS.get(profile, len(PROFILES[profile].seeds))
