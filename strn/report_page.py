@@ -59,11 +59,11 @@ CAPTIONS = {  # by the end of a figure's name: what it shows
     "_class_counts": "Videos per class in the training and test lists (5.1).",
     "_lengths": "Frames per video (dashed: too short for one sequence, padded) and sequences per video (5.1).",
     "_samples": "The first sampled frames of one video per class (5.1): what one frame shows.",
-    # drawn by benchmarks/ scripts from stored numbers (docs/STUDY.md section 7)
-    "calibration": "Test video error per epoch of the three rows that decide the demo, before its calibration "
-                   "(left) and in the committed demo, seed 0 (right), with chance and the single-frame floor.",
-    "convergence_checks": "Each seed's test video error per epoch at the demo's 16 epochs (thin) and retrained over "
-                          "24 (thick); dashed: not levelled off. Which runs still fall at their end.",
+    # drawn by `strn calibrate plot` from results/calibration/ (docs/STUDY.md, "Calibration on held-out groups")
+    "calibration": "The recipe chosen on held-out training groups (validation; the test split is never read): each "
+                   "candidate's score by the written rule (left), the calibration rows' validation error per epoch "
+                   "under the recipe before and the one chosen (middle), and the thesis model's validation error "
+                   "over ten seeds (right).",
 }
 
 
@@ -160,8 +160,9 @@ def _sections(results_dir: Path, figures_dir: Path, seeds: int) -> tuple[list[di
         verdicts += judged
         ids = ", ".join(str(v.claim) for v in judged)
         floor = " Dotted: chance; dashed: the single-frame floor." if dataset_level(recs, "single_frame_floor") else ""
+        over = _n(seeds, "seed") if seeds < 2 else "each row's seeds, the table's seeds column"
         own = {key: f"Table {exp.table}, row by row: the thesis's UCF-101 error (grey) beside this run's (blue: mean "
-                    f"± std over {_n(seeds, 'seed')}).{floor}" + (f" Claim {ids} reads these rows." if ids else ""),
+                    f"± std over {over}).{floor}" + (f" Claim {ids} reads these rows." if ids else ""),
                f"{key}_training_curves": f"How each configuration of Table {exp.table} learned: training loss and "
                                          f"test video error per epoch (first seed)."}
         figs = [_figure(p, own.get(p.stem) or caption(p)) for p in sorted(figures_dir.glob(f"{key}*.png"))]
@@ -303,7 +304,7 @@ def page_context(profile: str, results_dir: str | Path, figures_dir: str | Path,
     notebooks = [p for p in others if p.stem[:1].isdigit()]  # named after their notebook, "03_..."
     groups = [{"title": "The other notebooks' figures (chapters 3, 4, 5.1)",
                "figures": [_figure(p, caption(p)) for p in notebooks]},
-              {"title": "How the demo was calibrated and checked (docs/STUDY.md section 7)",
+              {"title": "How the recipe was chosen (docs/STUDY.md, \"Calibration on held-out groups\")",
                "figures": [_figure(p, caption(p)) for p in others if p not in notebooks]}]
     return {"lead": lead_sentence(profile, records, len(frame)), "claims": claims_table(frame),
             "definitions": definitions(frame, ("single-frame floor",) if central else ()), "central": central,
