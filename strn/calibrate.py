@@ -13,6 +13,14 @@ can come from a test video. The test split is read only by the study's own runs
 The rule (`choose`, written down before any calibration run; ``RULE`` is stored with every
 result):
 
+0. The time budget first (`make report` from empty in at most 60 minutes on 2 cores): a
+   candidate that trains more than ``BUDGET_FACTOR`` (1.2) times the frames of the profile's
+   current recipe is not eligible, whatever it scores. Why 1.2: the current demo with its
+   schedule-length controls is projected at about 50 minutes from empty (its 16-epoch rows took
+   25 minutes, the controls and notebook 06 add about as much again), and its time grows with
+   the frames trained. Added after the rate candidates had run and before the 24-epoch one had
+   finished, when that projection showed 24 epochs at about 73 minutes; its runs are kept in
+   the file, marked over the budget.
 1. Candidates all of whose runs converged (`strn.convergence`, ``metrics.converged``) are
    eligible; when none is, all are, and the result says so.
 2. Score = the mean over the calibration rows (``ROWS``: the frame average and the identity
@@ -44,13 +52,15 @@ from .stacked_run import run_stacked
 
 VAL_SHARE = 1 / 6  # one training group in six (per class) held out as validation
 TIE = 0.005  # scores closer than half a point are a tie (broken by cost)
+BUDGET_FACTOR = 1.2  # training frames over the current recipe's: beyond this, over the time budget
 SELECTED_ON = "validation"
 CALIBRATION_DIR = REPO_ROOT / "results" / "calibration"
 # The calibration rows, as (experiment, row) of the study: their overrides are the study's own.
 ROWS = (("05_7_splits_and_sota", "frame-average"), ("05_4_recurrent_connection", "identity-98-104"),
         ("05_4_recurrent_connection", "conv-98-104"))
 THESIS_MODEL = ("05_4_recurrent_connection", "identity-98-104")
-RULE = ("eligible: candidates all of whose runs converged (else all, said so); score: mean over the rows of each "
+RULE = (f"within the time budget: at most {BUDGET_FACTOR}x the current recipe's training frames; eligible: "
+        "of those, candidates all of whose runs converged (else all, said so); score: mean over the rows of each "
         "row's mean validation error over seeds + std over seeds of identity-98-104's validation error; lowest "
         f"score wins, scores within {TIE} are a tie broken by fewest training frames, then name")
 
@@ -114,12 +124,17 @@ def choose(scored: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
     """The chosen candidate by ``RULE`` and why, from `score` of each candidate."""
     if not scored:
         raise ValueError("no calibration candidate was run; nothing to choose from")
+    budget = scored["current"]["train_frames"] * BUDGET_FACTOR if "current" in scored else float("inf")
+    over = sorted(k for k, v in scored.items() if v["train_frames"] > budget)
+    scored = {k: v for k, v in scored.items() if k not in over}  # never empty: "current" is within
     pool = {k: v for k, v in scored.items() if v["all_converged"]}
-    note = "" if pool else "no candidate converged in every run, so all were eligible; "
+    note = "" if pool else "no candidate converged in every run, so all within the budget were eligible; "
     pool = pool or dict(scored)
     best = min(v["score"] for v in pool.values())
     tied = sorted((v["train_frames"], k) for k, v in pool.items() if v["score"] <= best + TIE)
     name = tied[0][1]
+    note = (f"over the time budget (more than {BUDGET_FACTOR}x the current recipe's training frames), not "
+            f"eligible: {', '.join(over)}; " if over else "") + note
     why = (f"{note}score {pool[name]['score']:.3f} (lowest {best:.3f}); "
            + (f"tied within {TIE} with {', '.join(k for _, k in tied[1:])}, chosen as the fewest training frames"
               if len(tied) > 1 else "no tie"))
@@ -164,7 +179,23 @@ def calibrate(profile: str, *, names: Sequence[str] | None = None, seeds: Sequen
             runs += [run_entry(r) for r in _run_seeds(cfgs, results_dir, data_dir)]
         entries[name] = {"overrides": known[name], "selected_on": SELECTED_ON, "runs": runs, **score(runs),
                          **dict(info or {})}
+    return _write_choice(out, profile, entries)
+
+
+def rechoose(profile: str, out: str | Path | None = None) -> dict[str, Any]:
+    """Apply ``RULE`` again to the candidates stored in ``out`` (trains nothing)."""
+    out = Path(out or CALIBRATION_DIR / "validation.json")
+    data = _load(out, profile)
+    if not data:
+        raise FileNotFoundError(f"{out} does not exist: run `strn calibrate recipes --profile {profile}` first")
+    return _write_choice(out, profile, dict(data["candidates"]))
+
+
+def _write_choice(out: Path, profile: str, entries: dict[str, Any]) -> dict[str, Any]:
     chosen, why = choose(entries)
+    budget = entries["current"]["train_frames"] * BUDGET_FACTOR if "current" in entries else float("inf")
+    for e in entries.values():
+        e["over_budget"] = e["train_frames"] > budget
     data = {"profile": profile, "selected_on": SELECTED_ON, "val_share": VAL_SHARE, "val_split_seed": VAL_SPLIT_SEED,
             "rule": RULE, "rows": [f"{e}/{r}" for e, r in ROWS], "candidates": entries, "chosen": chosen,
             "why": why}

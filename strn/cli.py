@@ -137,7 +137,7 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def _calibrate(a: argparse.Namespace) -> int:
-    from .calibrate import calibrate, draw, identity_seeds  # local: torch and the experiments
+    from .calibrate import calibrate, draw, identity_seeds, rechoose  # local: torch and the experiments
     from .notebook import parse_seeds
 
     if a.what == "plot":
@@ -149,11 +149,13 @@ def _calibrate(a: argparse.Namespace) -> int:
         print(f"identity-98-104 on validation over {d['n_seeds']} seeds: {d['mean']:.3f} ± {d['std']:.3f} "
               f"(min {d['min']:.3f}, max {d['max']:.3f})")
         return 0
-    d = calibrate(a.profile, names=a.candidate.split(",") if a.candidate else None,
+    d = rechoose(a.profile, a.out) if a.what == "choose" else \
+        calibrate(a.profile, names=a.candidate.split(",") if a.candidate else None,
                   seeds=parse_seeds(a.seeds) or [0, 1, 2], work=a.work, out=a.out, data_dir=a.data_dir,
                   device=a.device)
     for name, c in sorted(d["candidates"].items(), key=lambda kv: kv[1]["score"]):
         print(f"{name:16s} score {c['score']:.3f}  converged {'yes' if c['all_converged'] else 'no'}  "
+              + ("(over the time budget)  " if c.get("over_budget") else "")
               + "  ".join(f"{r} {v['mean']:.3f}±{v['std']:.3f}" for r, v in c["per_row"].items()))
     print(f"chosen on validation: {d['chosen']} ({d['why']})")
     return 0
@@ -308,9 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = parser("calibrate", "choose a profile's recipe on held-out training groups (never the test "
                             "split), or measure the thesis model's seed spread there")
-    k.add_argument("what", choices=("recipes", "identity-seeds", "plot"),
+    k.add_argument("what", choices=("recipes", "choose", "identity-seeds", "plot"),
                    help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
-                        "identity 98-104 over --n-seeds seeds; plot: draw the stored calibration as "
+                        "identity 98-104 over --n-seeds seeds; choose: apply the rule again to the stored candidates; plot: draw the stored calibration as "
                         "figures/<profile>/calibration.png (trains nothing)")
     profile(k)
     k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "

@@ -65,6 +65,10 @@ def test_choose_follows_the_written_rule():
     assert cal.choose({"a": c(0.300, 50), "b": c(0.310, 10)})[0] == "a"  # beyond the tie: the lower score
     name, why = cal.choose({"a": c(0.4, 1, ok=False), "b": c(0.3, 1, ok=False)})
     assert name == "b" and "no candidate converged" in why
+    # The time budget comes first: more than BUDGET_FACTOR x the current recipe's frames is out.
+    name, why = cal.choose({"current": c(0.5, 100), "longer": c(0.1, 100 * cal.BUDGET_FACTOR + 1),
+                            "edge": c(0.4, 100 * cal.BUDGET_FACTOR)})
+    assert name == "edge" and "over the time budget" in why and "longer" in why
     s = cal.score([{"row": "identity-98-104", "val_error": e, "converged": True, "train_frames": 1} for e in (.2, .4)]
                   + [{"row": "frame-average", "val_error": .5, "converged": False, "train_frames": 1}])
     assert s["score"] == pytest.approx((0.3 + 0.5) / 2 + 0.02 ** 0.5)  # mean of row means + identity's std
@@ -87,6 +91,12 @@ def test_calibration_runs_on_validation_without_the_test_split(no_test_data, tmp
     # the stored run records say what they were evaluated on
     recs = [json.loads(p.read_text()) for p in (tmp_path / "work" / "smoke").rglob("*.json")]
     assert recs and all(r["evaluated_on"] == "validation" for r in recs)
+    assert stored["candidates"]["current"]["over_budget"] is False
+    # the rule applied again to the stored candidates trains nothing and gives the same choice
+    before = sorted(p.name for p in (tmp_path / "work").rglob("*"))
+    assert main(["calibrate", "choose", "--profile", "smoke", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["chosen"] == "current"
+    assert sorted(p.name for p in (tmp_path / "work").rglob("*")) == before
     with pytest.raises(ValueError, match="profile"):
         cal.calibrate("demo", names=["current"], out=out, work=tmp_path / "work", data_dir=data)
 
