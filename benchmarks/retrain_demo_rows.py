@@ -14,7 +14,7 @@ sample, centre-cropped, in batches of ``--bn-batch``) instead of the running ave
 training leaves; training itself is untouched (train-mode BatchNorm uses batch statistics), so
 the same job without it trains bit-identical weights and only the evaluations differ.
 
-Appends one entry per seed to ``--out`` (default results/calibration/demo_checks.json); runs go
+Appends one entry per seed to ``--out`` (default results/calibration/history/demo_checks.json); runs go
 under ``--work``, never into results/demo. ``--data-dir`` holds the synthetic set, its frame
 cache and the stand-in pretraining (made there on first use).
 """

@@ -59,11 +59,11 @@ _DEMO = Profile(
     # The built-in synthetic set, ResNet-50 shape at 1/8 width, 48 px, initialised like the
     # thesis from a pretrained backbone (strn/pretrain.py's stand-in for ImageNet: a
     # still-image task that carries no motion). The recipe is the calibrated one (issue 15,
-    # docs/STUDY.md section 7, results/calibration/demo.json): Adam updating every 1% of the
+    # docs/STUDY.md section 7, results/calibration/history/demo.json): Adam updating every 1% of the
     # data as the thesis, at 8e-3 annealed to 0 by a cosine over 16 epochs (the thesis fixes
     # neither the rate nor a schedule; the conv rows' test error still fell over epochs 9-12;
     # 18 epochs, tried, left more runs still falling in their last quarter, 15 of 51 against
-    # 6-7 at 16: docs/STUDY.md section 7, results/calibration/demo_e18_stacked.json); width 8
+    # 6-7 at 16: docs/STUDY.md section 7, results/calibration/history/demo_e18_stacked.json); width 8
     # because an optimiser step costs half of width 16's on a CPU core
     # (benchmarks/bench_step_cpu.py) and 3 seeds x 17 configurations must fit the budget;
     # micro-batches of 128 (only BatchNorm sees them: every step, 1% or 10%, is one micro-batch).
