@@ -5,8 +5,8 @@ tests/test_reliability_sigterm_cli.py.
     python tests/_sigterm_cli.py POINT ARGS...
 
 POINT: ``train`` (the first run's second optimiser step), ``final-eval`` (the first run's final
-evaluation: smoke trains one epoch, so it is its only one), ``between`` (just after the first
-record is stored, before the next run), ``writing`` (inside the write of the first record),
+evaluation: smoke trains one epoch, so it is its only one), ``between`` (just after the first run
+is stored or read back, before the next), ``writing`` (inside the write of the first record),
 ``none`` (no signal)."""
 import os
 import signal
@@ -34,6 +34,7 @@ def _once(fn):
 def install(point: str) -> None:
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
+    import strn.experiments
     import strn.results
     import strn.train
 
@@ -52,18 +53,21 @@ def install(point: str) -> None:
             first()  # the signal arrives while the evaluation runs
             return evaluate(*a, **k)
         strn.train.evaluate = hooked
-    elif point in ("between", "writing"):
-        save, fsync = strn.results.save_result, os.fsync
-        first = _once(lambda: True)
+    elif point == "between":
+        run, first = strn.experiments.run, _once(_term)
 
         def hooked(*a, **k):
-            if not first():
-                return save(*a, **k)
-            if point == "writing":
-                os.fsync = lambda fd: (_term(), fsync(fd))  # inside the write, before the rename
-            out = save(*a, **k)
-            _term()  # "between": the record is stored, the next run not started
+            out = run(*a, **k)
+            first()  # the first run is stored (or read back), the next not started
             return out
+        strn.experiments.run = hooked
+    elif point == "writing":
+        save, fsync, first = strn.results.save_result, os.fsync, _once(lambda: True)
+
+        def hooked(*a, **k):
+            if first():
+                os.fsync = lambda fd: (_term(), fsync(fd))  # inside the write, before the rename
+            return save(*a, **k)
         strn.results.save_result = hooked
     elif point != "none":
         raise SystemExit(f"unknown point {point!r}")
