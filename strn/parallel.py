@@ -137,11 +137,15 @@ def _worker_init(parent: int) -> None:
 
 
 def _stop_with_parent(parent: int, every_s: float = 1.0) -> None:
-    """SIGTERM to this worker once its parent has gone (it is then re-parented): a run in it
-    checkpoints and exits as on preemption (`strn.engine`), an idle worker just ends."""
+    """SIGTERM to this worker once its parent has gone (it is then re-parented), and again every
+    ``every_s`` until it ends: a run in it checkpoints and exits as on preemption (`strn.engine`),
+    an idle worker just ends. Again, because the pool's worker loop catches a run's exit and
+    takes the next job already queued to it: one signal would leave that job training unseen."""
     while os.getppid() == parent:
         time.sleep(every_s)
-    os.kill(os.getpid(), signal.SIGTERM)
+    while True:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(every_s)
 
 
 def _run_one(cfg_dict: dict[str, Any], table: str | None, thesis: float | None, results_dir: str,

@@ -124,7 +124,6 @@ def test_fill_decodes_in_worker_processes_and_leaves_bad_videos_to_get(tmp_path,
     bad.write_bytes(b"not a video at all" * 20)
     cache = FrameCache(tmp_path / "cache")
     paths = videos + [bad, tmp_path / "missing.avi"]
-    assert cache.fill(paths, 3, 16, workers=1) == 0  # one worker: nothing shared out, nothing done
     assert cache.fill(paths, 3, 16, workers=2, progress=False) == 3
     assert not counted  # the decoding happened in the worker processes
     for v in videos:
@@ -133,6 +132,9 @@ def test_fill_decodes_in_worker_processes_and_leaves_bad_videos_to_get(tmp_path,
     with pytest.raises(VideoReadError):
         cache.get(bad, 3, 16)  # the bad one still reports itself, by name, where it is read
     assert cache.fill(paths, 3, 16, workers=2) == 0  # a second fill finds nothing to do
+    # one worker: this process decodes, under the same lock (a second process then finds the entries)
+    assert FrameCache(tmp_path / "serial").fill(paths, 3, 16, workers=1, progress=False) == 3
+    assert {str(v) for v in videos} <= {c[0] for c in counted}
 
 
 def test_prepare_with_workers_fills_the_cache_before_indexing(tmp_path):

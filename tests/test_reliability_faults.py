@@ -70,6 +70,18 @@ def test_read_only_results_folder_names_the_option(tmp_path, monkeypatch):
         probe_writable(tmp_path / "x", "results folder")
 
 
+def test_an_unwritable_results_folder_is_named_through_the_command_line(tmp_path):
+    """A folder that cannot be made (its parent is a file; a read-only one answers alike for
+    a user other than root): one line naming the folder and the option, before any data."""
+    (tmp_path / "file").write_text("")
+    out = strn("run", "05_3_learning_algorithms", "--profile", "smoke", "--rows", "adam-1pct", "--data-dir",
+               tmp_path / "data", "--results-dir", tmp_path / "file" / "results", timeout=600)
+    assert out.returncode == 2, out.stderr[-2000:]
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 1 and "--results-dir" in err[0] and str(tmp_path / "file" / "results") in err[0], err
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize("content", [
     {"error_rate": float("nan")}, {"error_rate": 7.5}, "no metrics", b"\x9d\xff random bytes \x00" * 9])
 def test_invalid_stored_results_are_named_set_aside_and_never_used(tmp_path, content):

@@ -21,3 +21,21 @@ def test_fresh_and_warm_data_folders_store_the_same_numbers(tmp_path):
     assert numbers(fresh["metrics"]["history"]) == numbers(warm["metrics"]["history"])
     assert fresh["metrics"]["error_rate"] == warm["metrics"]["error_rate"]
     assert fresh["metrics"]["per_class_accuracy"] == warm["metrics"]["per_class_accuracy"]
+
+
+def test_pretraining_leaves_the_callers_generators_as_it_found_them():
+    """Every path that may pretrain on first use (run, stacked seeds, frame baselines, notebooks)
+    goes through `train_on_stills`: torch's generator after it is the one before it, so what the
+    caller draws next (its model's initialisation) does not depend on whether it pretrained."""
+    import dataclasses
+
+    import torch
+
+    from strn.pretrain import pretrain_spec, train_on_stills
+
+    spec = dataclasses.replace(pretrain_spec("smoke"), n_train=32, n_test=16, n_scenes=4, epochs=1, size=16)
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    train_on_stills(spec, progress=False)
+    assert torch.equal(torch.rand(4), expected)

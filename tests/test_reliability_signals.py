@@ -76,3 +76,26 @@ def test_sigterm_while_writing_leaves_the_old_file_whole(tmp_path):
     assert out.returncode == PREEMPT_EXIT, out.stderr
     assert (tmp_path / "r.json").read_text() == "old"
     assert not list(tmp_path.glob(".r.json.*"))  # no temporary file left behind
+
+
+STOP = textwrap.dedent('''
+    import signal, sys, threading, time
+    sys.path.insert(0, {root!r})
+    from strn.parallel import _stop_with_parent
+    got = []
+    signal.signal(signal.SIGTERM, lambda *_: got.append(1))  # a run in the worker: checkpoint and exit
+    threading.Thread(target=_stop_with_parent, args=(-1, 0.2), daemon=True).start()  # -1: the parent is gone
+    t0 = time.time()
+    while len(got) < 2 and time.time() - t0 < 20:  # the pool's loop caught that exit: a queued job starts
+        time.sleep(0.05)
+    print(len(got))
+''')
+
+
+def test_a_pool_worker_whose_parent_is_gone_is_signalled_until_it_ends():
+    """`strn train-all` / `strn report` killed: a worker's run checkpoints and exits on the first
+    SIGTERM, but the pool's loop catches that exit and starts a job still queued to the worker;
+    before, no second signal came and that job trained to its end unseen."""
+    out = subprocess.run([sys.executable, "-c", STOP.format(root=ROOT)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip()) >= 2

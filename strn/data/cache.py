@@ -237,10 +237,11 @@ class FrameCache:
         Indexing a dataset reads every video through `get` in one process; on a first run
         over UCF-101 that is hours of decoding on one core. Filling the cache first spreads
         it over the cores. Missing and unreadable videos are left alone here: `get` meets
-        them again and raises the `VideoReadError` that names them. With ``workers`` < 2
-        nothing is done (`get` decodes as it goes).
+        them again and raises the `VideoReadError` that names them. With ``workers`` < 2 this
+        process decodes them (under the same lock, so two runs on a fresh folder still decode
+        each video once; `get` would decode them too, unlocked, while indexing).
         """
-        if self.root is None or workers < 2:
+        if self.root is None:
             return 0
         # One filler at a time (a second process waits, then finds the entries made): two runs
         # starting together on a fresh data folder decode each video once, not twice.
@@ -259,6 +260,10 @@ class FrameCache:
             return 0
         from tqdm.auto import tqdm  # ipywidgets-aware bars only when decoding
 
+        bar = dict(total=len(todo), desc="decode into the frame cache", unit="video", disable=quiet(progress),
+                   mininterval=2)
+        if workers < 2:
+            return sum(_fill_one(str(self.root), p, rate, size, self.codec) for p in tqdm(todo, **bar))
         # The platform's default start method, as DataLoader workers use (fork on Linux: the
         # children only decode with PyAV and numpy, so CUDA or OpenMP state in the parent is
         # never touched; spawn elsewhere, which needs the usual `if __name__ == "__main__"`).
@@ -267,8 +272,7 @@ class FrameCache:
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context()) as pool:
                 done = pool.map(_fill_one, repeat(str(self.root)), todo, repeat(rate), repeat(size),
                                 repeat(self.codec), chunksize=4)
-                for ok in tqdm(done, total=len(todo), desc="decode into the frame cache", unit="video", disable=quiet(progress),
-                               mininterval=2):
+                for ok in tqdm(done, **bar):
                     written += ok
         except BrokenProcessPool as exc:  # entries written so far stay; `get` decodes the rest in this process
             warnings.warn(f"filling the frame cache in {workers} processes failed ({exc}); the remaining videos "
