@@ -268,3 +268,19 @@ def test_a_row_that_was_not_run_does_not_blank_the_robustness_columns():
         r["seed"] = i % 3
     (v,) = claims.judge("05_3_learning_algorithms", rs)
     assert v.verdict == claims.REPRODUCED and v.leave_one_out is not None
+
+
+def test_claim5_cost_is_the_frames_trained_not_the_shared_machines_seconds():
+    """A denser sampling trains on more frames; the seconds a run took on a shared machine (or
+    its equal share of a stacked job) must not decide the cost part of claim 5."""
+    from strn.comparisons import costs_increase, training_frames
+
+    def rec(name, seqs, secs):
+        return {"name": name, "dataset": {"n_train_sequences": seqs}, "cost": {"train_s": secs},
+                "config": {"train": {"epochs": 16}, "data": {"seq_len": 2}}}
+
+    dense, sparse = rec("rate-2", 3000, 30.0), rec("rate-10", 600, 40.0)  # the sparse one ran beside others
+    assert training_frames(dense) == 3000 * 16 * 2
+    c = costs_increase([dense, sparse], ["rate-2", "rate-10"])
+    assert c.verdict == "reproduced" and "training frames" in c.text and "40.0" in c.text
+    assert costs_increase([rec("rate-2", 500, 1.0), sparse], ["rate-2", "rate-10"]).verdict == "not reproduced"
