@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from strn.data.video import _open_stream, _scaled_dims, decode_sampled
+from strn.data.video import open_stream, scaled_dims, decode_sampled
 from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
 
@@ -36,7 +36,7 @@ def _decode_only(files: list[Path]) -> tuple[float, list]:
     t = time.perf_counter()
     for f in files:
         with av.open(str(f)) as c:
-            for _ in c.decode(_open_stream(c, f)):
+            for _ in c.decode(open_stream(c, f)):
                 pass
     return time.perf_counter() - t
 
@@ -45,7 +45,7 @@ def _kept_frames(files: list[Path], rate: int) -> list:
     kept = []
     for f in files:
         with av.open(str(f)) as c:
-            for i, fr in enumerate(c.decode(_open_stream(c, f))):
+            for i, fr in enumerate(c.decode(open_stream(c, f))):
                 if i % rate == 0:
                     kept.append(fr)
     return kept
@@ -53,7 +53,7 @@ def _kept_frames(files: list[Path], rate: int) -> list:
 
 def _convert(kept: list, size: int) -> float:
     scaler = VideoReformatter()
-    w, h = _scaled_dims(kept[0].width, kept[0].height, size)
+    w, h = scaled_dims(kept[0].width, kept[0].height, size)
     t = time.perf_counter()
     for fr in kept:
         scaler.reformat(fr, width=w, height=h, format="rgb24",

@@ -3,8 +3,8 @@
 Why: the first lease's study did not fit its 15 minutes (results/gpu/README.md), and which
 lever shortens it cannot be measured without a GPU. This times the training step the study
 runs most (the thesis's model, the seeds of a configuration stacked, one micro-batch per 1%
-step; `strn.stacked_fit.run_stacked_epoch`'s arithmetic on random frames of the profile's
-size) under each setting, at two micro-batch sizes, so that a step's time splits into a fixed
+step; the arithmetic of `strn.engine.run_epoch` over a `strn.stacked_fit.StackedBatches`, on
+random frames of the profile's size) under each setting, at two micro-batch sizes, so that a step's time splits into a fixed
 part (kernel launches, per micro-batch) and a part per frame (arithmetic):
 
     seconds per micro-batch = fixed + per_frame x frames

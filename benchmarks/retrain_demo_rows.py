@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-import strn.stacked_fit as stacked_fit  # noqa: E402
 from strn.data.datasets import drop_unreadable  # noqa: E402
 from strn.data.loader import load_batches  # noqa: E402
 from strn.data.transforms import crop_batch, to_input  # noqa: E402
@@ -61,23 +60,11 @@ def recompute_bn_stats(model: nn.Module, dataset, k: int, *, crop: int, device: 
         m.momentum = momentum
 
 
-def with_precise_bn(n: int, batch_size: int) -> None:
-    """Make every stacked evaluation recompute BatchNorm's statistics first (this process only)."""
-    fit, evaluate = stacked_fit.fit_stacked, stacked_fit.evaluate_stacked
-    train_sets: list = []
-
-    def fit_noting_the_training_set(model, train_ds, *a, **kw):
-        train_sets[:] = [train_ds]
-        return fit(model, train_ds, *a, **kw)
-
-    def evaluate_after_recompute(model, dataset, k, *a, **kw):
-        recompute_bn_stats(model, train_sets[0], k, crop=kw["crop"], device=kw["device"], n=n, batch_size=batch_size)
-        return evaluate(model, dataset, k, *a, **kw)
-
-    import strn.stacked_run as stacked_run
-
-    stacked_run.fit_stacked = fit_noting_the_training_set
-    stacked_fit.evaluate_stacked = evaluate_after_recompute
+def precise_bn(n: int, batch_size: int, crop: int):
+    """`run_stacked`'s ``before_eval``: BatchNorm's statistics recomputed before every evaluation."""
+    def before_eval(model: nn.Module, train_ds, k: int, device: torch.device) -> None:
+        recompute_bn_stats(model, train_ds, k, crop=crop, device=device, n=n, batch_size=batch_size)
+    return before_eval
 
 
 def main() -> None:
@@ -92,8 +79,6 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "results" / "calibration" / "demo_checks.json"))
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.precise_bn:
-        with_precise_bn(args.precise_bn, args.bn_batch)
     configs = [c for c, _, _ in experiment_configs("demo", data_dir=args.data_dir)]
     known = sorted({c.name for c in configs})
     out = Path(args.out)
@@ -104,7 +89,9 @@ def main() -> None:
         if args.epochs:
             cfgs = [dataclasses.replace(c, train=dataclasses.replace(c.train, epochs=args.epochs)) for c in cfgs]
         t0 = time.perf_counter()
-        recs = run_stacked(cfgs, results_dir=Path(args.work) / args.label, data_dir=args.data_dir, progress=False)
+        hook = precise_bn(args.precise_bn, args.bn_batch, cfgs[0].data.crop) if args.precise_bn else None
+        recs = run_stacked(cfgs, results_dir=Path(args.work) / args.label, data_dir=args.data_dir, progress=False,
+                           before_eval=hook)
         wall = time.perf_counter() - t0
         entries = []
         for r in recs:

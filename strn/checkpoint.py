@@ -17,7 +17,9 @@ from .results import atomic_torch_save
 
 @dataclass
 class TrainState:
-    """Where training stands; everything in it goes into the checkpoint."""
+    """Where training of one model stands; everything in it goes into the checkpoint. The
+    engine reads and adds its running sums per lane (`lane_sums`, ...): one lane here, one per
+    seed in a `StackedState`."""
     epoch: int = 0  # current epoch (0-based)
     micro: int = 0  # next micro-batch of the current epoch
     steps: int = 0  # optimiser steps taken so far
@@ -28,6 +30,76 @@ class TrainState:
     train_seconds: float = 0.0
     frames_trained: int = 0
     wall_seconds: float = 0.0  # wall time of all processes of this run up to this checkpoint
+
+    def lane_sums(self) -> tuple[list[float], list[int], list[int]]:
+        return [self.loss_sum], [self.correct], [self.seen]
+
+    def add_sums(self, losses: list[float], corrects: list[int]) -> None:
+        self.loss_sum += losses[0]
+        self.correct += int(corrects[0])
+
+    def count(self, seen: int, frames: list[int]) -> None:
+        self.seen += seen
+        self.frames_trained += frames[0]
+
+    def lane_histories(self) -> list[list[dict[str, Any]]]:
+        return [self.history]
+
+    def lane_frames(self) -> list[int]:
+        return [self.frames_trained]
+
+    def next_epoch(self) -> None:
+        self.epoch += 1
+        self.micro = self.loss_sum = self.correct = self.seen = 0
+
+
+@dataclass
+class StackedState:
+    """Where a stacked job (K seeds as one model, `strn.stacked_fit`) stands; everything in it
+    goes into the checkpoint. Lists: one entry per seed, each as a `TrainState`'s field."""
+    seeds: list[int]
+    epoch: int = 0
+    micro: int = 0
+    steps: int = 0
+    loss_sum: list[float] = field(default_factory=list)
+    correct: list[int] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    histories: list[list[dict[str, Any]]] = field(default_factory=list)
+    train_seconds: float = 0.0  # the whole job's training seconds (all seeds together)
+    frames_trained: list[int] = field(default_factory=list)
+    wall_seconds: float = 0.0  # wall time of all processes of this job up to this checkpoint
+
+    def __post_init__(self) -> None:
+        k = len(self.seeds)
+        for name in ("loss_sum", "correct", "seen", "frames_trained"):
+            if not getattr(self, name):
+                setattr(self, name, [0.0 if name == "loss_sum" else 0] * k)
+        if not self.histories:
+            self.histories = [[] for _ in range(k)]
+
+    def lane_sums(self) -> tuple[list[float], list[int], list[int]]:
+        return self.loss_sum, self.correct, self.seen
+
+    def add_sums(self, losses: list[float], corrects: list[int]) -> None:
+        for s, (v, c) in enumerate(zip(losses, corrects)):
+            self.loss_sum[s] += v
+            self.correct[s] += int(c)
+
+    def count(self, seen: int, frames: list[int]) -> None:
+        for s, f in enumerate(frames):
+            self.seen[s] += seen
+            self.frames_trained[s] += f
+
+    def lane_histories(self) -> list[list[dict[str, Any]]]:
+        return self.histories
+
+    def lane_frames(self) -> list[int]:
+        return self.frames_trained
+
+    def next_epoch(self) -> None:
+        k = len(self.seeds)
+        self.epoch += 1
+        self.micro, self.loss_sum, self.correct, self.seen = 0, [0.0] * k, [0] * k, [0] * k
 
 
 class CorruptCheckpointError(ValueError):
@@ -75,7 +147,7 @@ def read_checkpoint(path: Path, required: tuple[str, ...] = TRAINING_KEYS) -> di
 def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config_hash: str,
                     state_cls: type = TrainState) -> Any:
     """Apply checkpoint ``path`` to ``model`` and ``optimizer``; its training state as ``state_cls``
-    (a stacked job's state carries per-seed sums: `strn.stacked_fit.StackedState`)."""
+    (a stacked job's state carries per-seed sums: `StackedState`)."""
     ckpt = read_checkpoint(path)
     if ckpt.get("config_hash") != config_hash:
         raise ValueError(f"checkpoint {path} belongs to another configuration (hash {ckpt.get('config_hash')}, "

@@ -96,6 +96,12 @@ class RunConfig:
 _NOT_HASHED = {"experiment", "name", "profile", "data.num_workers", "train.device", "train.checkpoint_every",
                "train.checkpoint_minutes"}
 
+# What a run's model.kind and model.connection may be: the model package builds exactly these
+# (strn/model/build.py adds its single-frame classifier, strn/model/strn.py the projection a
+# connection becomes where identity is impossible), taken from here so the lists never part.
+MODEL_KIND_CHOICES = ("strn", "tsm", "frame_avg", "feat_avg", "feat_gru")
+CONNECTION_CHOICES = ("identity", "conv", "conv_relu")
+
 _CHOICES = {
     "profile": PROFILES,
     "data.dataset": ("synthetic", "ucf101"),
@@ -104,8 +110,8 @@ _CHOICES = {
     "data.cache_codec": ("raw", "jpeg90"),
     "data.eval_subset": ("test", "val"),
     "control": ("", "schedule-length"),
-    "model.kind": ("strn", "tsm", "frame_avg", "feat_avg", "feat_gru"),
-    "model.connection": ("identity", "conv", "conv_relu"),
+    "model.kind": MODEL_KIND_CHOICES,
+    "model.connection": CONNECTION_CHOICES,
     "train.optimizer": ("adam", "rprop", "sgd"),
     "train.lr_schedule": ("constant", "cosine"),
 }

@@ -7,10 +7,11 @@ how the examples of a micro-batch are loaded and turned into logits; the engine 
 plan (shuffle, steps, micro-batches), the optimiser and its schedule, the loss, the
 non-finite check, torchrun's gradient sums, checkpoints and preemption.
 
-"Update after p% of the data" (thesis 5.3): each epoch's examples are shuffled and cut
-into optimiser steps of ``ceil(p * N)`` examples; a step is run as micro-batches whose
-gradients accumulate, each micro-batch's summed loss divided by the step's size, so one
-step equals the mean loss over its examples. Micro-batches never straddle a step.
+"Update after p% of the data" (thesis 5.3): each epoch's plan (`strn.plan`) cuts the
+shuffled examples into optimiser steps and a step into micro-batches whose gradients
+accumulate, each micro-batch's summed loss divided by the step's size, so one step equals
+the mean loss over its examples. The seeds of one configuration can train as one stacked
+model (`strn.stacked_fit`): the same loop, each seed one lane of it.
 
 Everything random in training is derived from (seed, epoch, micro-batch index): the
 shuffle and the crops. A checkpoint therefore only needs the weights, the optimiser, the
@@ -36,9 +37,10 @@ from tqdm.auto import tqdm
 
 from . import distributed as dist
 from .determinism import place_model
-from .checkpoint import TrainState, resume_state, save_checkpoint
+from .checkpoint import StackedState, TrainState, resume_state, save_checkpoint
 from .config import TrainConfig
-from .preempt import PREEMPT_EXIT, Preempted, preempt_exit, preempted
+from .plan import MicroBatch, batch_seed, epoch_plan, scheduled_lr, step_size
+from .preempt import Preempted, preempt_exit, preempted
 from .progress import log, progress_enabled
 
 
@@ -54,7 +56,13 @@ class _Solo:
 
 class BatchSource(Protocol):
     """What the engine trains on: ``n`` examples, loaded by index lists, turned into logits; its
-    ``close()``, if any (loader workers), is called when training ends, errors included."""
+    ``close()``, if any (loader workers), is called when training ends, errors included.
+
+    A source of K models stacked into one (`strn.stacked_fit.StackedBatches`) also has ``seeds``,
+    one per model: the engine then plans, crops and counts each seed as it would alone (one
+    *lane* per seed), loads the K seeds' micro-batches of one position one after another and
+    hands ``forward`` the K batches and K generators; it returns logits (B, K, C), labels (B, K)
+    and each seed's frames."""
     n: int
 
     def load(self, batches: list[list[int]]) -> Iterator[Any]:
@@ -93,53 +101,15 @@ def make_optimizer(params: Sequence[nn.Parameter], cfg: TrainConfig) -> torch.op
     raise ValueError(f"optimizer {cfg.optimizer!r} is not known; allowed: adam, rprop, sgd")
 
 
-@dataclass(frozen=True)
-class MicroBatch:
-    indices: list[int]  # dataset indices of the sequences
-    step_len: int  # sequences in the optimiser step this micro-batch belongs to
-    ends_step: bool  # the optimiser steps after this micro-batch
-
-
-def step_size(n_sequences: int, update_every: float) -> int:
-    """Sequences per optimiser step: ``update_every`` of the training data, at least two."""
-    return max(2, math.ceil(update_every * n_sequences))
-
-
-def scheduled_lr(cfg: TrainConfig, step: int, total_steps: int) -> float:
-    """Learning rate of optimiser step ``step`` (0-based) of ``total_steps``: a function of the
-    step count alone, so a resumed run follows the same schedule."""
-    if cfg.lr_schedule == "cosine":
-        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
-    return cfg.lr
-
-
-def epoch_plan(n: int, seqs_per_step: int, batch_size: int, seed: int, epoch: int) -> list[MicroBatch]:
-    """The micro-batches of one epoch, in order; a pure function of its arguments.
-
-    BatchNorm needs two values per channel in training, and at small inputs the last
-    block's maps are 1x1: a step or micro-batch of a single sequence is therefore folded
-    into its neighbour (a step of 1 joins the previous step, a trailing micro-batch of 1
-    joins the previous micro-batch).
-    """
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    perm = torch.randperm(n, generator=g).tolist()
-    steps = [perm[s0:s0 + seqs_per_step] for s0 in range(0, n, seqs_per_step)]
-    if len(steps) > 1 and len(steps[-1]) == 1:
-        last = steps.pop()
-        steps[-1] = steps[-1] + last
-    plan: list[MicroBatch] = []
-    for step in steps:
-        chunks = [step[b0:b0 + batch_size] for b0 in range(0, len(step), batch_size)]
-        if len(chunks) > 1 and len(chunks[-1]) == 1:
-            last = chunks.pop()
-            chunks[-1] = chunks[-1] + last
-        plan += [MicroBatch(c, len(step), i == len(chunks) - 1) for i, c in enumerate(chunks)]
-    return plan
-
-
-def batch_seed(seed: int, epoch: int, micro: int) -> int:
-    """Seed of the crops of micro-batch ``micro`` of ``epoch``: a resumed run draws the same ones."""
-    return (seed * 1_000_003 + epoch * 10_007 + micro) % 2**31
+def lockstep_plans(n: int, seqs_per_step: int, batch_size: int, seeds: Sequence[int],
+                   epoch: int) -> list[list[MicroBatch]]:
+    """Each seed's `epoch_plan` of this epoch (its own shuffle); ValueError unless all have one
+    structure (micro-batch sizes, step boundaries), as the seeds of a stacked job must."""
+    plans = [epoch_plan(n, seqs_per_step, batch_size, s, epoch) for s in seeds]
+    shape = [[(len(mb.indices), mb.step_len, mb.ends_step) for mb in p] for p in plans]
+    if any(sh != shape[0] for sh in shape[1:]):
+        raise ValueError(f"epoch plans of seeds {list(seeds)} differ in structure: they cannot train in lockstep")
+    return plans
 
 
 def autocast(device: torch.device, amp: bool):
@@ -147,73 +117,88 @@ def autocast(device: torch.device, amp: bool):
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
 
-# SIGTERM handling: strn/preempt.py (the flag, the exit; the names kept here for their importers).
-_preempted, _preempt_exit, _Preempted = preempted, preempt_exit, Preempted
-
-
 class NonFiniteLossError(FloatingPointError):
     pass
+
+
+def lane_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each lane's summed cross-entropy, their total: what is differentiated). One model:
+    logits (B, C), one lane. K stacked models: logits (B, K, C), labels (B, K), each seed's own
+    sum; seed k's parameters only see seed k's loss, so its gradient is its own."""
+    if logits.dim() == 3:
+        per = F.cross_entropy(logits.float().transpose(1, 2), labels, reduction="none").sum(0)  # (K,)
+        return per, per.sum()
+    total = F.cross_entropy(logits.float(), labels, reduction="sum")
+    return total, total
 
 
 def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Optimizer, state: TrainState,
               cfg: TrainConfig, *, device: torch.device, on_checkpoint: Callable[[bool], None] | None = None,
               progress: bool | None = None, seqs_per_step: int | None = None, comm=dist) -> None:
-    """Run the rest of epoch ``state.epoch`` from micro-batch ``state.micro``; updates ``state``.
-    ``seqs_per_step``: examples per optimiser step (default: ``train.update_every`` of the data);
-    ``comm``: `strn.distributed` (micro-batches dealt to torchrun's ranks) or `_Solo`."""
+    """Run the rest of epoch ``state.epoch`` from micro-batch ``state.micro``; updates ``state``
+    (a `StackedState` for a source with ``seeds``). ``seqs_per_step``: examples per optimiser
+    step (default: ``train.update_every`` of the data); ``comm``: `strn.distributed`
+    (micro-batches dealt to torchrun's ranks) or `_Solo`."""
     model.train()
     n = source.n
-    plan = epoch_plan(n, seqs_per_step or step_size(n, cfg.update_every), cfg.batch_size, cfg.seed, state.epoch)
-    todo = plan[state.micro:]
+    stacked = getattr(source, "seeds", None)
+    lanes = list(stacked or [cfg.seed])
+    plans = lockstep_plans(n, seqs_per_step or step_size(n, cfg.update_every), cfg.batch_size, lanes, state.epoch)
+    plan = plans[0]  # the lanes' plans share their structure: sizes, step ends
+    todo = range(state.micro, len(plan))
     total_steps = cfg.epochs * sum(mb.ends_step for mb in plan)  # every epoch has the same plan length
     # Under torchrun the micro-batches are dealt round-robin to the ranks (strn/distributed.py).
     rank, world = comm.rank_world()
     mine = [(state.micro + i) % world == rank for i in range(len(todo))]
-    batches = source.load([mb.indices for mb, m in zip(todo, mine) if m])
+    batches = source.load([p[i].indices for i, m in zip(todo, mine) if m for p in plans])
     bar = tqdm(total=len(plan), initial=state.micro, desc=f"epoch {state.epoch + 1}/{cfg.epochs}", unit="batch",
                disable=not progress_enabled(progress) or rank != 0, leave=False, mininterval=2)
     last_ckpt = time.monotonic()
     pending_ckpt = False
     # Loss and hits are summed on the device and read back once per optimiser step (and before
     # a checkpoint): a host sync per micro-batch would stall a GPU while the next batch is made.
-    run_loss = torch.zeros((), dtype=torch.float64, device=device)
-    run_correct = torch.zeros((), dtype=torch.long, device=device)
+    run_loss = torch.zeros(len(lanes), dtype=torch.float64, device=device)
+    run_correct = torch.zeros(len(lanes), dtype=torch.long, device=device)
     first_unread = state.micro
 
     def flush() -> None:
         nonlocal first_unread
-        loss = run_loss.item()
-        if not math.isfinite(loss):
+        losses = run_loss.tolist()
+        bad = [s for s, v in zip(lanes, losses) if not math.isfinite(v)]
+        if bad:
             where = f"micro-batch {first_unread}" if first_unread == state.micro - 1 else \
                 f"micro-batches {first_unread}-{state.micro - 1}"
-            raise NonFiniteLossError(f"non-finite loss {loss} at epoch {state.epoch + 1}, {where}, optimiser step "
+            what = f"of seed(s) {bad} of a stacked job" if stacked else losses[0]
+            raise NonFiniteLossError(f"non-finite loss {what} at epoch {state.epoch + 1}, {where}, optimiser step "
                                      f"{state.steps}; the optimiser did not step on it and the last good checkpoint "
-                                     f"is kept. Try a smaller learning rate (train.lr={cfg.lr}).")
-        state.loss_sum += loss
-        state.correct += int(run_correct.item())
+                                     f"is kept. Try a smaller learning rate (train.lr={cfg.lr})"
+                                     + ("" if not stacked else ", or train these seeds one by one") + ".")
+        state.add_sums(losses, run_correct.tolist())
         run_loss.zero_()
         run_correct.zero_()
         first_unread = state.micro
-        if state.seen:
-            bar.set_postfix(loss=f"{state.loss_sum / state.seen:.3f}", acc=f"{state.correct / state.seen:.2f}")
+        loss_sum, correct, seen = (sum(v) for v in state.lane_sums())
+        if seen:
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.2f}")
 
     t0 = time.perf_counter()
-    for mb, is_mine in zip(todo, mine):
+    for i, is_mine in zip(todo, mine):
+        mb = plan[i]
         if is_mine:
-            batch = next(batches)
+            batch = [next(batches) for _ in lanes]
             # Crops depend on (seed, epoch, micro-batch) only, so a resumed run draws the same ones.
-            gen = torch.Generator().manual_seed(batch_seed(cfg.seed, state.epoch, state.micro))
+            gens = [torch.Generator().manual_seed(batch_seed(s, state.epoch, state.micro)) for s in lanes]
             with autocast(device, cfg.amp):
-                out = source.forward(model, batch, gen)  # None: nothing left to train on in this batch
+                # None: nothing left to train on in this batch
+                out = source.forward(model, batch, gens) if stacked else source.forward(model, batch[0], gens[0])
                 if out is not None:
-                    logits, labels, n_frames = out  # (B, K), (B,) on the device
-                    loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
+                    logits, labels, n_frames = out  # (B, [K,] C), (B, [K]) on the device
+                    per_lane, loss_sum = lane_losses(logits, labels)
             if out is not None:
                 (loss_sum / mb.step_len).backward()
-                run_loss += loss_sum.detach().double()
-                run_correct += (logits.detach().argmax(1) == labels).sum()
-                state.seen += len(labels)
-                state.frames_trained += n_frames
+                run_loss += per_lane.detach().double()
+                run_correct += (logits.detach().argmax(-1) == labels).sum(0)
+                state.count(len(labels), n_frames if stacked else [n_frames])
         state.micro += 1
         if mb.ends_step:
             flush()  # before the step: a non-finite loss never reaches the weights
@@ -225,7 +210,7 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
             comm.broadcast_buffers(model)
             state.steps += 1
         bar.update(1)
-        pending_ckpt |= _preempted.is_set() or \
+        pending_ckpt |= preempted.is_set() or \
             bool(cfg.checkpoint_every and state.micro % cfg.checkpoint_every == 0) or \
             (time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60)
         # Across ranks the partial gradients of a step differ: checkpoint only between steps there.
@@ -236,9 +221,9 @@ def run_epoch(model: nn.Module, source: BatchSource, optimizer: torch.optim.Opti
             on_checkpoint(not mb.ends_step)
             last_ckpt = time.monotonic()
             pending_ckpt = False
-            if _preempted.is_set():
+            if preempted.is_set():
                 bar.close()
-                raise _Preempted()
+                raise Preempted()
     flush()
     state.train_seconds += time.perf_counter() - t0
     bar.close()
@@ -259,10 +244,9 @@ def epoch_log_path(checkpoint: Path) -> Path:
     return checkpoint.with_suffix(".epochs.csv")
 
 
-def _log_epoch(checkpoint: Path | None, row: dict[str, Any], comm=dist) -> None:
-    if checkpoint is None or not comm.is_main():
+def _log_epoch(path: Path | None, row: dict[str, Any], comm=dist) -> None:
+    if path is None or not comm.is_main():
         return
-    path = epoch_log_path(checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "a", newline="") as f:
@@ -272,8 +256,7 @@ def _log_epoch(checkpoint: Path | None, row: dict[str, Any], comm=dist) -> None:
         w.writerow(row)
 
 
-def _epoch_line(checkpoint: Path | None, cfg: TrainConfig, row: dict[str, Any]) -> str:
-    name = checkpoint.stem.rsplit("__", 1)[0] if checkpoint is not None else "run"
+def _epoch_line(name: str, cfg: TrainConfig, row: dict[str, Any]) -> str:
     test = f", test error {row['test_error']:.3f}" if "test_error" in row else ""
     return (f"{name}: epoch {row['epoch']}/{cfg.epochs}, train loss {row['train_loss']:.3f}, "
             f"train accuracy {row['train_clip_accuracy']:.2f}{test}, {row['train_seconds']:.0f} s")
@@ -283,17 +266,17 @@ def _epoch_line(checkpoint: Path | None, cfg: TrainConfig, row: dict[str, Any]) 
 class FitResult:
     metrics: dict[str, Any]
     history: list[dict[str, Any]]
-    train_seconds: float
+    train_seconds: float  # of a stacked job: the job's, all seeds together
     frames_trained: int
     steps: int
     prior_wall_seconds: float = 0.0  # wall time of the earlier processes of a resumed run
 
 
 def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSource], cfg: TrainConfig, *,
-               device: torch.device, evaluate: Callable[[nn.Module, torch.device], dict[str, Any]] | None = None,
+               device: torch.device, evaluate: Callable[[nn.Module, torch.device], Any] | None = None,
                checkpoint: Path | None = None, config_hash: str = "", progress: bool | None = None,
-               wall_t0: float | None = None, seqs_per_step: int | None = None,
-               log_epochs: bool = False, distributed: bool = False) -> FitResult:
+               wall_t0: float | None = None, seqs_per_step: int | None = None, log_epochs: bool = False,
+               epoch_logs: Sequence[Path] | None = None, distributed: bool = False) -> Any:
     """Train for ``cfg.epochs`` epochs (resuming from ``checkpoint`` when it exists); after each
     epoch (``cfg.eval_each_epoch``) and at the end, ``evaluate(model, device)`` gives the test
     metrics (``error_rate``, ``clip_accuracy``, ...). Checkpoints are written at epoch ends and at
@@ -301,18 +284,27 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     device the run ends up on. ``wall_t0`` (a ``time.perf_counter()`` reading) is when this
     process's work began: the checkpoint carries the wall time of all processes so far, returned
     as ``prior_wall_seconds``. ``log_epochs``: one line per epoch (`strn.progress.log`) and the
-    CSV beside the checkpoint. ``distributed``: under torchrun, share the work between the ranks
-    (STRN runs); otherwise this process trains alone."""
+    CSV beside the checkpoint (``epoch_logs``: each lane's CSV instead). ``distributed``: under
+    torchrun, share the work between the ranks (STRN runs); otherwise this process trains alone.
+
+    A source with ``seeds`` (K models stacked into ``model``) trains them in lockstep: one
+    `StackedState` in the checkpoint (``config_hash``: the job's), ``evaluate`` returns one
+    metrics dict per seed, and the result is one `FitResult` per seed."""
     comm = dist if distributed else _Solo
     device = comm.local_device() or device
     place_model(model, device)
     source = make_source(device)
+    seeds = getattr(source, "seeds", None)
     optimizer = make_optimizer(list(model.parameters()), cfg)
-    state = resume_state(checkpoint, model, optimizer, config_hash, set_aside_corrupt=comm.is_main())
+    state = resume_state(checkpoint, model, optimizer, config_hash, StackedState if seeds else TrainState,
+                         set_aside_corrupt=comm.is_main())
+    lanes = len(seeds) if seeds else 1
+    logs = list(epoch_logs or [epoch_log_path(checkpoint) if checkpoint is not None and not seeds else None] * lanes)
     if state is None:
-        state = TrainState()
-        if checkpoint is not None and comm.is_main():
-            epoch_log_path(checkpoint).unlink(missing_ok=True)  # a fresh start: no rows of an older run
+        state = StackedState(list(seeds)) if seeds else TrainState()
+        for path in logs if comm.is_main() else []:
+            if path is not None:
+                path.unlink(missing_ok=True)  # a fresh start: no rows of an older run
     step_model = torch.compile(model) if cfg.compile else model
 
     prior_wall = state.wall_seconds
@@ -325,58 +317,71 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
 
     # SIGTERM (preemption): checkpoint at the next micro-batch, then exit non-zero with one line.
     # Only the main thread may install handlers; elsewhere (a notebook's worker thread) keep the default.
-    _preempted.clear()
+    preempted.clear()
     old_term = None
     if threading.current_thread() is threading.main_thread():
-        old_term = signal.signal(signal.SIGTERM, lambda *_: _preempted.set())
+        old_term = signal.signal(signal.SIGTERM, lambda *_: preempted.set())
     try:
-        out = _fit_loop(step_model, source, cfg, state, optimizer, save, evaluate=evaluate, checkpoint=checkpoint,
-                        device=device, progress=progress, prior_wall=prior_wall, seqs_per_step=seqs_per_step,
-                        log_epochs=log_epochs, comm=comm)
-    except _Preempted:
-        _preempt_exit(checkpoint)
-        raise  # unreachable: _preempt_exit raises SystemExit
+        name = checkpoint.stem.rsplit("__", 1)[0] if checkpoint is not None else "run"
+        out = _fit_loop(step_model, source, cfg, state, optimizer, save, evaluate=evaluate, device=device,
+                        progress=progress, prior_wall=prior_wall, seqs_per_step=seqs_per_step, comm=comm,
+                        logs=logs if log_epochs else [], names=[f"{name} seed {s}" for s in seeds or []] or [name])
+    except Preempted:
+        preempt_exit(checkpoint)
+        raise  # unreachable: preempt_exit raises SystemExit
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         getattr(source, "close", lambda: None)()  # workers kept across epochs (strn.data.loader.EpochLoader)
     # Checked after the handler is put back (a later SIGTERM goes to it): one during the final
     # evaluation ends the process too; the finished checkpoint is on disk and the rerun evaluates it.
-    if _preempted.is_set():
-        _preempt_exit(checkpoint)
-    return out
+    if preempted.is_set():
+        preempt_exit(checkpoint)
+    return out if seeds else out[0]
 
 
-def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state: TrainState, optimizer, save, *,
-              evaluate, checkpoint: Path | None, device: torch.device, progress: bool | None, prior_wall: float,
-              seqs_per_step: int | None, log_epochs: bool, comm) -> FitResult:
+def _fit_loop(step_model, source: BatchSource, cfg: TrainConfig, state, optimizer, save, *, evaluate,
+              device: torch.device, progress: bool | None, prior_wall: float, seqs_per_step: int | None, comm,
+              logs: list[Path], names: list[str]) -> list[FitResult]:
+    k = len(names)  # lanes: 1, or the stacked seeds
+
+    def test() -> list[dict[str, Any]]:
+        m = evaluate(step_model, device)
+        return m if isinstance(m, list) else [m]
+
+    def log_rows() -> None:  # each lane's latest row: its CSV (when asked for) and its line
+        for path, name, h in zip(logs, names, state.lane_histories()):
+            _log_epoch(path, h[-1], comm)
+            if comm.is_main():
+                log(_epoch_line(name, cfg, h[-1]), progress)
+
     while state.epoch < cfg.epochs:
         run_epoch(step_model, source, optimizer, state, cfg, device=device, on_checkpoint=save, progress=progress,
                   seqs_per_step=seqs_per_step, comm=comm)
-        loss_sum, correct, seen = comm.sum_(torch.tensor([state.loss_sum, state.correct, state.seen],
-                                                          dtype=torch.float64)).tolist()
-        row: dict[str, Any] = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(seen, 1),
-                               "train_clip_accuracy": correct / max(seen, 1), "steps": state.steps,
-                               "train_seconds": state.train_seconds}
+        loss_sum, correct, seen = state.lane_sums()
+        sums = comm.sum_(torch.tensor([*loss_sum, *correct, *seen], dtype=torch.float64)).tolist()
+        rows: list[dict[str, Any]] = [
+            {"epoch": state.epoch + 1, "train_loss": sums[s] / max(sums[2 * k + s], 1),
+             "train_clip_accuracy": sums[k + s] / max(sums[2 * k + s], 1), "steps": state.steps,
+             "train_seconds": state.train_seconds / k}  # a stacked job's time, split equally
+            for s in range(k)]
         if evaluate is not None and cfg.eval_each_epoch and state.epoch + 1 < cfg.epochs:
-            m = evaluate(step_model, device)
-            row.update(test_error=m["error_rate"], test_clip_accuracy=m["clip_accuracy"])
-        state.history.append(row)
-        if log_epochs and state.epoch + 1 < cfg.epochs:  # the last epoch's row waits for the final evaluation
-            _log_epoch(checkpoint, row, comm)
-            if comm.is_main():
-                log(_epoch_line(checkpoint, cfg, row), progress)
-        state.epoch += 1
-        state.micro = state.loss_sum = state.correct = state.seen = 0
+            for row, m in zip(rows, test()):
+                row.update(test_error=m["error_rate"], test_clip_accuracy=m["clip_accuracy"])
+        for h, row in zip(state.lane_histories(), rows):
+            h.append(row)
+        if state.epoch + 1 < cfg.epochs:  # the last epoch's rows wait for the final evaluation
+            log_rows()
+        state.next_epoch()
         save(False)
-        if _preempted.is_set():
-            raise _Preempted()
-    metrics = evaluate(step_model, device) if evaluate is not None else {}
-    if state.history and metrics:
-        state.history[-1].update(test_error=metrics["error_rate"], test_clip_accuracy=metrics["clip_accuracy"])
-    if state.history and log_epochs:
-        _log_epoch(checkpoint, state.history[-1], comm)
-        if comm.is_main():
-            log(_epoch_line(checkpoint, cfg, state.history[-1]), progress)
-    frames = int(comm.sum_(torch.tensor(state.frames_trained)))
-    return FitResult(metrics, state.history, state.train_seconds, frames, state.steps, prior_wall)
+        if preempted.is_set():
+            raise Preempted()
+    metrics = test() if evaluate is not None else [{}] * k
+    for h, m in zip(state.lane_histories(), metrics):
+        if h and m:
+            h[-1].update(test_error=m["error_rate"], test_clip_accuracy=m["clip_accuracy"])
+    if state.lane_histories()[0]:
+        log_rows()
+    frames = [int(comm.sum_(torch.tensor(f))) for f in state.lane_frames()]
+    return [FitResult(m, h, state.train_seconds, f, state.steps, prior_wall)
+            for m, h, f in zip(metrics, state.lane_histories(), frames)]

@@ -1,9 +1,9 @@
 """SIGTERM (a cluster's preemption) never lost: training checkpoints and exits 143; outside
 training, a command that trains several runs in one process ends at once with 143.
 
-Inside `strn.engine.fit_source` (and the stacked loop) the handler only sets ``preempted``: the
-loop checkpoints at the next micro-batch, and the flag is checked again after the final
-evaluation, so a SIGTERM there ends the process too (the finished checkpoint is on disk; the
+Inside `strn.engine.fit_source` (one model or a stacked job) the handler only sets
+``preempted``: the loop checkpoints at the next micro-batch, and the flag is checked again
+after the final evaluation, so a SIGTERM there ends the process too (the finished checkpoint is on disk; the
 rerun evaluates it again and writes the record). Between runs (`exit_between_runs`, installed
 by `strn run`) nothing is in progress, so the process ends at once; a results file being
 written then is left whole or absent (atomic rename), never torn.

@@ -12,11 +12,15 @@ from typing import Any, Callable
 import pandas as pd
 
 from . import claims, experiments
+from .config import make_config
+from .engine import resolve_device
 from .notebook_runs import MASTER, execute, numbered_notebooks, run_notebooks, terminal  # noqa: F401 - the master's API
 from .notebook_runs import at_a_time, wall_seconds  # noqa: F401 - the master's API
+from .parallel import all_stored, default_jobs, train_all
 from .paths import NOTEBOOKS_DIR, default_results_dir, usable_cores
 from .report_page import page_context, skipped_text, skipped_videos  # noqa: F401 - the summary's and tests' API
-from .results import atomic_write_text, load_results
+from .results import atomic_write_text, environment, load_results
+from .run import dataset_root
 from .timing import minutes, read_timing, record_build, timing_sentences
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -95,13 +99,6 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
     terminal). Not ``verbose``: everything else printed meanwhile (the pool's lines, papermill's
     bars, the kernels' warnings) goes to ``<results_dir>/executed/strn_report.log`` instead.
     The time is written to ``summaries/timing.json`` (`strn.timing`)."""
-    # local: torch and the experiments load only when a report is built
-    from .config import make_config
-    from .parallel import all_stored, default_jobs, train_all
-    from .results import environment
-    from .engine import resolve_device
-    from .run import dataset_root
-
     results_dir = Path(results_dir or default_results_dir(profile))
     jobs = default_jobs() if jobs is None else jobs
     t0 = time.perf_counter()

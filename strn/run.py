@@ -28,7 +28,7 @@ from .record import make_record, train_cost
 from .skips import check_skipped
 from .storage import checkpoint_bytes, probe_writable
 from .synth_files import ensure_synthetic
-from .engine import peak_memory_mb, resolve_device
+from .engine import FitResult, peak_memory_mb, resolve_device
 from .train import fit
 
 
@@ -188,19 +188,28 @@ def _train(cfg: RunConfig, results_dir: Path, data_dir: str | Path | None, weigh
     out = fit(model, data.train, data.test, cfg.train, n_test_videos=len(data.test.videos),
               num_classes=len(data.classes), crop=cfg.data.crop, flip=cfg.data.flip, device=device,
               checkpoint=ckpt, config_hash=h, num_workers=cfg.data.num_workers, progress=progress, wall_t0=t0)
+    # wall_s: this process plus the earlier ones of a resumed run (their time up to their last checkpoint)
+    cost = train_cost(t0, out.train_seconds, out.frames_trained, out.steps, device,
+                      prior_wall_s=out.prior_wall_seconds, peak_memory_mb=peak_memory_mb(device))
+    record = trained_record(cfg, data, model, out, cost=cost, device=device, prov=prov, table=table, thesis=thesis)
+    if dist.is_main():  # under torchrun every rank trained the same model; one file is written
+        res.save_result(results_dir, cfg, record)
+    dist.barrier()
+    return record
+
+
+def trained_record(cfg: RunConfig, data: Prepared, model: torch.nn.Module, out: FitResult, *, cost: dict[str, Any],
+                   device: torch.device, prov: dict[str, Any], table: str | None,
+                   thesis: float | None) -> dict[str, Any]:
+    """The record of ``model`` trained on ``data`` as ``cfg`` asks (one seed of a stacked job
+    alike: its own `FitResult`), checked whole (`check_whole`) before anyone may store it."""
     record = make_record(
         cfg, data, table=table, thesis=thesis, metrics=out.metrics, history=out.history, device=device,
         dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
                  "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
-        # wall_s: this process plus the earlier ones of a resumed run (their time up to their last checkpoint)
-        cost=train_cost(t0, out.train_seconds, out.frames_trained, out.steps, device,
-                        prior_wall_s=out.prior_wall_seconds, peak_memory_mb=peak_memory_mb(device)),
-        connections_built=connections_built(model), provenance=prov)
+        cost=cost, connections_built=connections_built(model), provenance=prov)
     check_whole(record, n_listed_test=len(data.index.subset(cfg.data.eval_subset)),
                 n_skipped_test=len(data.test.skipped))
-    if dist.is_main():  # under torchrun every rank trained the same model; one file is written
-        res.save_result(results_dir, cfg, record)
-    dist.barrier()
     return record
 
 

@@ -2,11 +2,11 @@
 JSON per seed, each exactly as `strn.run.run` writes it.
 
 Why: `strn report` trains each demo configuration with 3 seeds; stacked, their K models share
-every kernel launch (strn/model/stacked.py, strn/stacked_fit.py). The numbers mean what a
-single-seed run's mean: each seed keeps its own initialisation (``torch.manual_seed(seed)``
-before its model is built, as `run`), shuffle, crops, losses, optimiser state, history and
-test metrics; they differ from `run(cfg)`'s by float rounding only, as under another thread
-count (which the configuration hash ignores as well).
+every kernel launch (strn/model/stacked.py; strn/stacked_fit.py: the engine's one loop, a lane
+per seed). The numbers mean what a single-seed run's mean: each seed keeps its own
+initialisation (``torch.manual_seed(seed)`` before its model is built, as `run`), shuffle,
+crops, losses, optimiser state, history and test metrics; they differ from `run(cfg)`'s by float
+rounding only, as under another thread count (which the configuration hash ignores as well).
 
 Records: the keys of `run`'s; ``cost`` records the job (``stacked_seeds``, ``stacked_wall_s``,
 ``stacked_train_s``) and gives each seed an equal share of the job's wall and training seconds
@@ -24,22 +24,21 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from . import distributed as dist
 from . import results as res
 from .config import RunConfig, config_hash
-from .engine import peak_memory_mb, resolve_device
-from .model.build import connections_built
+from .engine import FitResult, peak_memory_mb, resolve_device
 from .checkpoint import TrainState, read_checkpoint
 from .model.stacked import stack_models, unstack_optimizer_states, unstack_state_dicts
 from .results import atomic_torch_save
 from .paths import default_results_dir
-from .record import make_record, train_cost
+from .record import train_cost
 from .provenance import find_reusable, provenance
-from .run import build, check_whole, checkpoint_path, prepare, resolve_weights, run
+from .run import build, checkpoint_path, prepare, resolve_weights, run, trained_record
 from .skips import check_skipped
 from .stacked_fit import fit_stacked
 from .storage import checkpoint_bytes, probe_writable
@@ -90,8 +89,8 @@ def job_hash(cfgs: list[RunConfig]) -> str:
     return "+".join(config_hash(c) for c in cfgs)
 
 
-def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: torch.nn.Module,
-                            ckpt: Path, models: list[torch.nn.Module], state, prior_wall: float, t0: float) -> None:
+def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: torch.nn.Module, ckpt: Path,
+                            models: list[torch.nn.Module], fits: list[FitResult], epochs: int, t0: float) -> None:
     """Each seed's final checkpoint where `run` leaves its own (`strn.run.checkpoint_path`), in its
     format: weights, optimiser and the TrainState of a finished run, so `strn.inference` and a
     later `run` treat the seed as if it had been trained alone. Read from the job's checkpoint
@@ -100,26 +99,24 @@ def _write_seed_checkpoints(results_dir: Path, cfgs: list[RunConfig], stacked: t
     k = len(cfgs)
     weights = unstack_state_dicts(stacked, models[0], k)
     optims = unstack_optimizer_states(job["optimizer"], models[0], k)
-    wall = (time.perf_counter() - t0 + prior_wall) / k
-    for s, c in enumerate(cfgs):
-        st = TrainState(epoch=state.epoch, steps=state.steps, history=state.histories[s],
-                        train_seconds=state.train_seconds / k, frames_trained=state.frames_trained[s],
-                        wall_seconds=wall)
+    wall = (time.perf_counter() - t0 + fits[0].prior_wall_seconds) / k
+    for s, (c, fit) in enumerate(zip(cfgs, fits)):
+        st = TrainState(epoch=epochs, steps=fit.steps, history=fit.history, train_seconds=fit.train_seconds / k,
+                        frames_trained=fit.frames_trained, wall_seconds=wall)
         atomic_torch_save({"model": weights[s], "optimizer": optims[s], "state": dict(vars(st)), "grads": None,
                            "config_hash": config_hash(c), "torch_rng": job["torch_rng"]},
                           checkpoint_path(results_dir, c))
 
 
-def _stored(cfg: RunConfig, results_dir: Path, prov: dict[str, Any]) -> bool:
-    return find_reusable(results_dir, cfg, prov) is not None
-
-
 def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None, data_dir: str | Path | None = None,
                 force: bool = False, table: str | None = None, thesis: float | None = None,
-                progress: bool | None = None) -> list[dict[str, Any]]:
+                progress: bool | None = None,
+                before_eval: Callable[[torch.nn.Module, Any, int, torch.device], None] | None = None) -> list[dict[str, Any]]:
     """Train and evaluate the seeds ``cfgs`` of one configuration in lockstep; write and return
     their records (in the order of ``cfgs``). Seeds already stored are read back (`run`); a
-    single missing seed is trained by `run` itself."""
+    single missing seed is trained by `run` itself. ``before_eval(stacked model, training set,
+    K, device)``, if given, runs before every evaluation of a stacked job (a study of what the
+    evaluation sees; BatchNorm statistics recomputed, say): its records then hold those numbers."""
     check_stackable(cfgs)
     cfg0 = cfgs[0]
     results_dir = Path(results_dir or default_results_dir(cfg0.profile))
@@ -127,7 +124,7 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
     # generator is set, so each seed's initialisation is the one `run` draws where weights exist.
     weights = resolve_weights(cfg0, data_dir)
     prov = provenance(cfg0, weights)
-    todo = list(cfgs) if force else [c for c in cfgs if not _stored(c, results_dir, prov)]
+    todo = list(cfgs) if force else [c for c in cfgs if find_reusable(results_dir, c, prov) is None]
     if len(todo) <= 1:
         return [run(c, results_dir=results_dir, data_dir=data_dir, force=force and c in todo, table=table,
                     thesis=thesis, progress=progress) for c in cfgs]
@@ -147,27 +144,23 @@ def run_stacked(cfgs: list[RunConfig], *, results_dir: str | Path | None = None,
     if force and ckpt.exists():
         ckpt.unlink()
     seeds = [c.train.seed for c in todo]
-    metrics, state, prior_wall = fit_stacked(
-        stacked, data.train, data.test, cfg0.train, seeds, n_test_videos=len(data.test.videos),
-        num_classes=len(data.classes), crop=cfg0.data.crop, flip=cfg0.data.flip, device=device, checkpoint=ckpt,
-        job_hash=job_hash(todo), num_workers=cfg0.data.num_workers, progress=progress, wall_t0=t0)
+    hook = None if before_eval is None else lambda m, dev: before_eval(m, data.train, len(todo), dev)
+    fits = fit_stacked(stacked, data.train, data.test, cfg0.train, seeds, n_test_videos=len(data.test.videos),
+                       num_classes=len(data.classes), crop=cfg0.data.crop, flip=cfg0.data.flip, device=device,
+                       checkpoint=ckpt, job_hash=job_hash(todo), num_workers=cfg0.data.num_workers,
+                       progress=progress, wall_t0=t0, before_eval=hook)
     k = len(todo)
-    job_wall = time.perf_counter() - t0 + prior_wall
+    job_wall = time.perf_counter() - t0 + fits[0].prior_wall_seconds
+    job_train_s = fits[0].train_seconds
     records = {}
-    for s, c in enumerate(todo):
-        cost = train_cost(t0, state.train_seconds / k, state.frames_trained[s], state.steps, device,
+    for s, (c, fit) in enumerate(zip(todo, fits)):
+        cost = train_cost(t0, job_train_s / k, fit.frames_trained, fit.steps, device,
                           peak_memory_mb=peak_memory_mb(device), stacked_seeds=seeds, stacked_wall_s=job_wall,
-                          stacked_train_s=state.train_seconds, cost_split=COST_SPLIT)
+                          stacked_train_s=job_train_s, cost_split=COST_SPLIT)
         cost["wall_s"] = job_wall / k
-        record = make_record(
-            c, data, table=table, thesis=thesis, metrics=metrics[s], history=state.histories[s], device=device,
-            dataset={"n_train_sequences": len(data.train), "n_test_sequences": len(data.test),
-                     "n_padded_videos": int(data.train.n_padded + data.test.n_padded)},
-            cost=cost, connections_built=connections_built(models[s]), provenance=prov)
-        check_whole(record, n_listed_test=len(data.index.subset(c.data.eval_subset)),
-                    n_skipped_test=len(data.test.skipped))
-        records[c.train.seed] = record
-    _write_seed_checkpoints(results_dir, todo, stacked, ckpt, models, state, prior_wall, t0)
+        records[c.train.seed] = trained_record(c, data, models[s], fit, cost=cost, device=device, prov=prov,
+                                               table=table, thesis=thesis)
+    _write_seed_checkpoints(results_dir, todo, stacked, ckpt, models, fits, cfg0.train.epochs, t0)
     for c in todo:  # stored only once every seed's record is whole
         res.save_result(results_dir, c, records[c.train.seed])
     ckpt.unlink()  # the seeds' own checkpoints hold all of it now

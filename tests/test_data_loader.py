@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from strn import engine
+from strn import preempt
 from strn.config import TrainConfig
 from strn.data.cache import FrameCache
 from strn.data.datasets import SequenceDataset
@@ -125,7 +125,7 @@ class _WatchedNet(ToySequenceNet):
         if self.calls == self.fail_at:
             if not self.preempt:
                 raise RuntimeError("step failed")
-            engine._preempted.set()
+            preempt.preempted.set()
         return super().forward(x)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from strn.engine import PREEMPT_EXIT
+from strn.preempt import PREEMPT_EXIT
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.engine import PREEMPT_EXIT
+from strn.preempt import PREEMPT_EXIT
 from strn.train import fit
 from tests._toy import ToyDataset, ToySequenceNet, assert_same_outcome
 

@@ -4,7 +4,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
-from strn.data.video import _scaled_dims, decode_sampled
+from strn.data.video import scaled_dims, decode_sampled
 from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
 SPEC = UcfShapedSpec(n_clips=2, median_s=0.6, min_s=0.4, max_s=1.0, sigma=0.3, seed=3)
@@ -38,7 +38,7 @@ def test_reader_equals_plain_convert_then_crop(tmp_path):
             for i, fr in enumerate(c.decode(c.streams.video[0])):
                 if i % rate:
                     continue
-                w, h = (fr.width, fr.height) if size is None else _scaled_dims(fr.width, fr.height, size)
+                w, h = (fr.width, fr.height) if size is None else scaled_dims(fr.width, fr.height, size)
                 img = fr.reformat(width=w, height=h, format="rgb24",
                                   interpolation=Interpolation.BILINEAR).to_ndarray()
                 if size is not None:

@@ -32,7 +32,7 @@ DECODER_VERSION = 1
 TRUNCATION_SLACK = (2, 0.02)
 
 # Frames of at least this many pixels are decoded with frame-level threads (see
-# ``_open_stream``); 160x120 sits between the sizes measured.
+# ``open_stream``); 160x120 sits between the sizes measured.
 FRAME_THREADS_MIN_PIXELS = 160 * 120
 
 _CHECK_DATA = "`strn check-data <root>` lists every unreadable video"
@@ -57,7 +57,7 @@ class VideoReadError(Exception):
         return (type(self), (self.path, self.reason, self.fix))
 
 
-def _scaled_dims(width: int, height: int, size: int) -> tuple[int, int]:
+def scaled_dims(width: int, height: int, size: int) -> tuple[int, int]:
     """(w, h) with the shorter side equal to ``size`` and the aspect ratio kept."""
     if width <= height:
         return size, max(size, round(height * size / width))
@@ -91,7 +91,7 @@ def _truncated(path: Path, decoded: int, listed: int) -> None:
             + _REPLACE + "; " + _CHECK_DATA)
 
 
-def _open_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
+def open_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
     if not container.streams.video:
         raise VideoReadError(path, "no video stream",
                              "this is not a video (audio only, or another file type under a "
@@ -142,7 +142,7 @@ def decode_sampled(path: str | os.PathLike, rate: int, size: int | None) -> np.n
     n_kept = n_decoded = listed = 0
     try:
         with av.open(str(path)) as container:
-            stream = _open_stream(container, path)
+            stream = open_stream(container, path)
             listed = stream.frames
             scaler = VideoReformatter()
             dims = None
@@ -152,7 +152,7 @@ def decode_sampled(path: str | os.PathLike, rate: int, size: int | None) -> np.n
                     continue  # still decoded (inter frames need it), never converted
                 if dims is None:
                     w, h = frame.width, frame.height
-                    dims = (w, h) if size is None else _scaled_dims(w, h, size)
+                    dims = (w, h) if size is None else scaled_dims(w, h, size)
                     ow, oh = (w, h) if size is None else (size, size)
                     top, left = (dims[1] - oh) // 2, (dims[0] - ow) // 2
                     out = np.empty((max(1, n_sampled(listed, rate)), oh, ow, 3), np.uint8)
@@ -188,7 +188,7 @@ def count_frames(path: str | os.PathLike) -> int:
     n = listed = 0
     try:
         with av.open(str(path)) as container:
-            stream = _open_stream(container, path)
+            stream = open_stream(container, path)
             listed = stream.frames
             for _ in container.decode(stream):
                 n += 1

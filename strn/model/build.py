@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ..config import MODEL_KIND_CHOICES
 from .backbone import ARCHS, build_backbone, load_weights
 from .baselines import FeatureAvgClassifier, FeatureGRUClassifier, TAPS, FrameAverage, build_frame_classifier
 from .strn import STRN, block_names, plan_connections
@@ -14,7 +15,7 @@ from .tsm import DEFAULT_SHIFT_FRACTION, TSM
 
 __all__ = ["MODEL_KINDS", "build_model", "connections_built", "tsm_options"]
 
-MODEL_KINDS = ("strn", "tsm", "frame_avg", "frame", "feat_avg", "feat_gru")
+MODEL_KINDS = (*MODEL_KIND_CHOICES, "frame")  # a run's kinds and the frame baselines' single-frame classifier
 
 
 def build_model(

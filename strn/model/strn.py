@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import ResNet
 
+from ..config import CONNECTION_CHOICES
 from .positions import BLOCK_NAMES, default_positions, resolve_position, resolve_positions
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
 # conv: 1x1 conv (block's stride), linear, no bias (bn3 of the block already adds one).
 # conv_relu: 1x1 conv + BN + ReLU; the BN keeps the non-linear term on the scale of the
 #     block's own BN outputs (STUDY §1 allows BN here, *choice*).
-CONNECTION_KINDS = ("identity", "projection", "conv", "conv_relu")
+CONNECTION_KINDS = (*CONNECTION_CHOICES, "projection")  # what model.connection may ask for, and projection
 
 
 class Connection(NamedTuple):
