@@ -40,7 +40,8 @@ def calibration_figure(validation: Mapping[str, Any], identity: Mapping[str, Any
             ax.bar(x[i], cands[n]["score"], fill=False, hatch="//", edgecolor="0.4", lw=0)
         if n == chosen:
             ax.bar(x[i], cands[n]["score"], fill=False, edgecolor="k", lw=2)
-    ax.set_xticks(x, names, rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, [f"{n}\n(over budget)" if cands[n].get("over_budget") else n for n in names], rotation=20,
+                  ha="right", fontsize=8)
     ax.set(xlabel="candidate recipe", ylabel="score (lower is better)",
            title=f"candidates by the rule (chosen: {chosen})\n"
                                                     "hatched: not every run converged")
