@@ -191,7 +191,7 @@ def central_figure(results_dir: Path, figures_dir: Path) -> dict[str, str] | Non
             f"of frames can reach on this data; only a model that uses the order can go below it." if floor else ""
     return _figure(png, f"The thesis's central comparison (claim 7, Table 5.8), each seed: the video error of the "
                         f"frame average (a frame model, frames pooled in any order) and of STRN on split 1 (frames in "
-                        f"order). Grey: the thesis's UCF-101 pair ({thesis[0]:.3f} → {thesis[1]:.3f}).{below}")
+                        f"order); a lone point is a seed on which only STRN was trained. Grey: the thesis's UCF-101 pair ({thesis[0]:.3f} → {thesis[1]:.3f}).{below}")
 
 
 def lead_sentence(profile: str, records: list[dict[str, Any]], n_claims: int) -> str:
