@@ -21,7 +21,7 @@ from .paths import NOTEBOOKS_DIR, default_results_dir, usable_cores
 from .report_page import page_context, skipped_text, skipped_videos  # noqa: F401 - the summary's and tests' API
 from .results import atomic_write_text, environment, load_results
 from .run import dataset_root
-from .timing import minutes, read_timing, record_build, timing_sentences
+from .timing import minutes, read_timing, record_build, timing_sentences, trained_runs
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -103,7 +103,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
     jobs = default_jobs() if jobs is None else jobs
     t0 = time.perf_counter()
     with terminal(results_dir / "executed" / "strn_report.log", quiet=not verbose, say=say) as out:
-        stored_before = len(load_results(results_dir)) if results_dir.exists() else 0
+        stored_before = trained_runs(results_dir)
         t = time.perf_counter()
         root = dataset_root(make_config(profile), data_dir)
         out(f"[1/4] data: {root} ready ({time.perf_counter() - t:.0f} s)")
@@ -114,7 +114,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
             stored = all_stored(profile, device=device, results_dir=results_dir, data_dir=data_dir)
             # Notebooks that only read stored runs and draw them can share the cores too.
             nb_jobs = jobs if jobs > 1 and stored else 1
-        trained = len(load_results(results_dir)) - stored_before if results_dir.exists() else 0
+        trained = trained_runs(results_dir) - stored_before
         rest = "" if stored else "; the notebooks retrain every run" if force else "; the notebooks train the rest"
         out(f"[2/4] training: {trained} run(s) trained, {stored_before} found stored{rest} "
             f"({time.perf_counter() - t:.0f} s)")
@@ -133,7 +133,7 @@ def build_report(profile: str = "demo", *, device: str = "auto", force: bool = F
         t = time.perf_counter()
         env = environment(str(resolve_device(device)))
         record_build(results_dir, time.perf_counter() - t0, from_empty=stored_before == 0,
-                     trained=len(load_results(results_dir)) - stored_before, cores=usable_cores(),
+                     trained=trained_runs(results_dir) - stored_before, cores=usable_cores(),
                      device=env["device"], commit=env["git_commit"], dirty=env["git_dirty"])
         md = write_summary_markdown(results_dir, profile)
         html = export_html(executed, results_dir / "report.html")

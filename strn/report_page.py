@@ -197,7 +197,14 @@ def central_figure(results_dir: Path, figures_dir: Path) -> dict[str, str] | Non
 def lead_sentence(profile: str, records: list[dict[str, Any]], n_claims: int) -> str:
     """One sentence: what was run, and on what data."""
     stored = [r for r in records if "reused_from" not in r]
-    seeds = sorted({r.get("seed") for r in stored if r.get("seed") is not None}, key=str)
+    controls = sum(1 for r in stored if r.get("control"))
+    per_row: dict[tuple[Any, Any], set[Any]] = {}
+    for r in records:  # a row read back from another experiment has its seeds all the same
+        if r.get("seed") is not None and not r.get("control"):
+            per_row.setdefault((r.get("experiment"), r.get("name")), set()).add(r.get("seed"))
+    counts = sorted({len(s) for s in per_row.values()})
+    seeds = (_n(counts[0], "seed") + " each" if len(counts) == 1 else
+             f"{counts[0]}–{counts[-1]} seeds per row" if counts else "no seeds")
     ds = [r.get("dataset") or {} for r in stored]
     kinds = {d.get("kind") for d in ds}
     classes = Counter(len(d.get("classes") or []) for d in ds).most_common(1)
@@ -209,8 +216,9 @@ def lead_sentence(profile: str, records: list[dict[str, Any]], n_claims: int) ->
             f"UCF-101 ({n_classes} classes; {train} training and {test} test videos per split)")
     devices = sorted({"a CPU" if str(env.get("device") or "cpu") == "cpu" else str(env.get("device_name") or "a GPU")
                       for env in (r.get("env") or {} for r in stored)})
-    return (f"The thesis's Tables 5.1–5.8 were rerun as {len(stored)} training runs (profile {profile}, "
-            f"{_n(len(seeds), 'seed')} each, on {' and '.join(devices)}) on {data}, and its {_n(n_claims, 'claim')} "
+    return (f"The thesis's Tables 5.1–5.8 were rerun as {_n(len(stored) - controls, 'training run')} (profile "
+            f"{profile}, {seeds}, on {' and '.join(devices)}"
+            f"{f'; {controls} more with a longer schedule as controls' if controls else ''}) on {data}, and its {_n(n_claims, 'claim')} "
             f"judged from them beside its own UCF-101 numbers.")
 
 

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .results import SUMMARY_DIR, atomic_write_text
+from .results import SUMMARY_DIR, atomic_write_text, load_results
 
 TIMING = "timing.json"
 
@@ -34,6 +34,13 @@ def read_timing(results_dir: str | Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def trained_runs(results_dir: str | Path) -> int:
+    """The runs trained into ``results_dir``: its records less those that point at another
+    experiment's run of the same configuration (``reused_from``: read back, never trained)."""
+    results_dir = Path(results_dir)
+    return sum("reused_from" not in r for r in load_results(results_dir)) if results_dir.exists() else 0
 
 
 def record_build(results_dir: str | Path, seconds: float, *, from_empty: bool, trained: int, cores: int,

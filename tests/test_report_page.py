@@ -150,3 +150,21 @@ def test_timing_from_empty_is_kept_and_quoted(tmp_path):
     assert "85 s" in text and "training nothing" in text
     assert load_results(tmp_path) == []  # beside the summaries: never read as a run
     assert "has been timed here yet" in timing.timing_sentences({})[0]
+
+
+@needs_demo
+def test_runs_are_counted_once_and_seeds_per_row(tmp_path):
+    recs = load_results(DEMO, "05_7_splits_and_sota")
+    trained = [r for r in recs if "reused_from" not in r]
+    assert len(trained) < len(recs), "05.7 reads rows trained by other experiments back"
+    shutil.copytree(DEMO / "05_7_splits_and_sota", tmp_path / "05_7_splits_and_sota")
+    assert timing.trained_runs(tmp_path) == len(trained)  # a record read back is not a training run
+    lead = report_page.lead_sentence("demo", recs, 9)
+    n_split1 = len({r["seed"] for r in recs if r["name"] == "split-1" and not r.get("control")})
+    n_frame = len({r["seed"] for r in recs if r["name"] == "frame-average" and not r.get("control")})
+    assert n_split1 != n_frame and f"{min(n_split1, n_frame)}–{max(n_split1, n_frame)} seeds per row" in lead
+    controls = sum(1 for r in trained if r.get("control"))
+    assert f"{len(trained) - controls} training runs" in lead and f"{controls} more with a longer schedule" in lead
+    same = [r for r in recs if r["name"] == "frame-average" and not r.get("control")]
+    assert "seeds each" in report_page.lead_sentence("demo", same, 1)
+    assert "controls" not in report_page.lead_sentence("demo", same, 1)
