@@ -168,3 +168,13 @@ def test_runs_are_counted_once_and_seeds_per_row(tmp_path):
     same = [r for r in recs if r["name"] == "frame-average" and not r.get("control")]
     assert "seeds each" in report_page.lead_sentence("demo", same, 1)
     assert "controls" not in report_page.lead_sentence("demo", same, 1)
+
+
+@needs_demo
+def test_the_report_links_the_reviewers_answers():
+    html = (DEMO / "report.html").read_text()
+    links = re.findall(r'href="([^"]*REVIEWER\.md)"', html)
+    assert links and all((DEMO / link).resolve().is_file() for link in links)
+    answers = (DEMO / links[0]).resolve().read_text()
+    for heading in ("## Numbers", "## Choices", "## Validity of the miniature", "## Provenance", "## Cost"):
+        assert heading in answers  # the reviewer's checklist, section by section
