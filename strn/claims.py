@@ -39,7 +39,7 @@ DEFINITIONS = {
     NOT_TESTABLE: "the data cannot test the claim by construction (the reason stands in the note)",
     "interval": "difference of mean errors (first row minus second) with Welch's 95% t interval over seeds; a row "
                 "with one value (the thesis's numbers, a one-seed profile) is taken as exact",
-    "converged": "every deciding run settled by the convergence rule (version 4: loss and error stopped falling "
+    "converged": "every deciding run settled by the convergence rule (loss and error stopped falling "
                  "over the last quarter of the learning-rate mass, shown at 95%), recomputed from the stored "
                  "history; blank when a run has no history",
     "leave one seed out": "the verdict is the same with any one seed's runs of the deciding rows left out; blank "

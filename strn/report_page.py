@@ -227,16 +227,23 @@ def _n(n: int, word: str) -> str:
 
 
 def provenance_line(results_dir: str | Path) -> str:
-    """The commit(s) the stored runs were made at, and whether the tree was clean."""
-    commits: dict[tuple[str, bool], int] = {}
+    """Which code the runs trained here were made by, in words: how many versions of it and
+    whether each tree was clean (the commit itself is in every results file, ``env.git_commit``;
+    the page speaks to readers, who need to know that the code is one and recorded, not its hash)."""
+    trees: dict[str, bool] = {}
     for r in load_results(results_dir):
-        env = r.get("env") or {}
-        k = ((env.get("git_commit") or "unknown")[:10], bool(env.get("git_dirty")))
-        commits[k] = commits.get(k, 0) + 1
-    if not commits:
+        if "reused_from" not in r:
+            env = r.get("env") or {}
+            commit = env.get("git_commit") or "unknown"
+            trees[commit] = trees.get(commit, False) or bool(env.get("git_dirty"))
+    if not trees:
         return "no stored runs"
-    return "; ".join(f"{n} run(s) at commit {c}{' with uncommitted changes' if dirty else ' (clean)'}"
-                     for (c, dirty), n in sorted(commits.items(), key=lambda kv: -kv[1]))
+    n = sum(1 for r in load_results(results_dir) if "reused_from" not in r)
+    dirty = sum(trees.values())
+    code = ("one version of the code" if len(trees) == 1 else f"{len(trees)} versions of the code")
+    state = ("committed, with no uncommitted changes" if not dirty else
+             "with uncommitted changes" if dirty == len(trees) else f"{dirty} of them with uncommitted changes")
+    return f"the {_n(n, 'run')} trained were made by {code}, {state}; each results file records its commit"
 
 
 def skipped_videos(records: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -263,14 +270,14 @@ def _plain(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def environment_rows(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Where the results came from: versions, devices and commits of the stored runs."""
+    """Where the results came from: the devices, versions and code state of the stored runs
+    (whether the code had uncommitted changes; its commit is in each results file)."""
     rows: dict[tuple, dict[str, Any]] = {}
     for r in load_results(results_dir):
         env = r.get("env", {})
-        key = (env.get("device_name"), env.get("torch"), env.get("git_commit"))
+        key = (env.get("device_name"), env.get("torch"), env.get("av"), bool(env.get("git_dirty")))
         rows.setdefault(key, {"device": env.get("device_name"), "torch": env.get("torch"), "av": env.get("av"),
-                              "git commit": (env.get("git_commit") or "")[:10],
-                              "tree": "uncommitted changes" if env.get("git_dirty") else "clean",
+                              "code": "uncommitted changes" if env.get("git_dirty") else "committed",
                               "runs": 0, "training s (sum)": 0.0})
         rows[key]["runs"] += 1
         rows[key]["training s (sum)"] += r["cost"].get("train_s") or 0.0

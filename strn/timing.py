@@ -67,11 +67,11 @@ def timing_sentences(timing: dict[str, Any]) -> list[str]:
     """The timing as the report and summary.md state it (plain text, one sentence each)."""
     out = []
     if "from_empty_s" in timing:
-        commit = (timing.get("commit") or "unknown")[:10]
+        # the commit stays in timing.json: readers are told the date, not a hash
         out.append(f"From an empty results folder, `strn report` took {minutes(timing['from_empty_s'])} "
                    f"({timing['from_empty_s']:.0f} s: data, {timing.get('trained_runs', '?')} training runs, "
                    f"notebooks and report) on device {timing.get('device', '?')} with {timing.get('cores', '?')} usable "
-                   f"core(s), at commit {commit}, {timing.get('date', '')}.")
+                   f"core(s), {timing.get('date', '')}.")
     else:
         out.append("No `strn report` from an empty results folder has been timed here yet.")
     if "last_render_s" in timing:

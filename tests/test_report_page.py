@@ -146,7 +146,8 @@ def test_timing_from_empty_is_kept_and_quoted(tmp_path):
     assert data["from_empty_s"] == 1482.0 and data["last_render_s"] == 85.0 and data["cores"] == 2
     assert json.loads(timing.timing_path(tmp_path).read_text()) == data
     text = " ".join(timing.timing_sentences(data))
-    assert "24.7 min (1482 s" in text and "114 training runs" in text and "abcdef1234" in text
+    assert "24.7 min (1482 s" in text and "114 training runs" in text
+    assert "abcdef" not in text and data["commit"] == "abcdef1234567"  # the hash in the file, not the words
     assert "85 s" in text and "training nothing" in text
     assert load_results(tmp_path) == []  # beside the summaries: never read as a run
     assert "has been timed here yet" in timing.timing_sentences({})[0]
@@ -178,3 +179,14 @@ def test_the_report_links_the_reviewers_answers():
     answers = (DEMO / links[0]).resolve().read_text()
     for heading in ("## Numbers", "## Choices", "## Validity of the miniature", "## Provenance", "## Cost"):
         assert heading in answers  # the reviewer's checklist, section by section
+
+
+@needs_demo
+@pytest.mark.parametrize("page", ["report.html", "summary.md"])
+def test_the_report_names_no_commit_issue_or_rule_version(page):
+    text = (DEMO / page).read_text()
+    if page.endswith(".html"):
+        text = _text(text[text.find('class="strn-report"'):])  # the page, not its embedded images and styles
+    assert not re.search(r"\b[0-9a-f]{7,40}\b", text), "a commit hash on the page"
+    assert not re.search(r"\bissue\s*#?\d+", text, re.I), "an issue number on the page"
+    assert not re.search(r"\b(rule )?version \d+\b", text, re.I), "a rule version on the page"
