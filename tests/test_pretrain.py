@@ -3,7 +3,8 @@ import dataclasses
 
 import torch
 
-from strn import pretrain, synth
+from strn.data import synth
+from strn.train import pretrain
 from strn.model.backbone import build_backbone, load_weights
 
 TINY = pretrain.PretrainSpec(width=4, size=32, n_train=48, n_test=16, n_scenes=4, epochs=1, batch_size=16)
