@@ -122,3 +122,20 @@ def test_identity_seeds_command_writes_the_spread(no_test_data, tmp_path, capsys
     with pytest.raises(FileNotFoundError, match="strn calibrate recipes"):
         draw_calibration("smoke", validation=tmp_path / "missing.json")
     shutil.rmtree(tmp_path / "work")
+
+
+def test_a_data_design_is_the_demo_set_only_while_it_is_calibrated():
+    import dataclasses
+
+    from strn.data import synth
+    from strn.study import design
+    from strn.train import pretrain
+
+    before_set, before_spec = synth.PROFILES["demo"], pretrain.pretrain_spec
+    spec, _ = design.variants()["groups27"]
+    assert design.json_fields(["n_groups=72", "speed=[0.01, 0.02]", "name=x"]) == {
+        "n_groups": 72, "speed": (0.01, 0.02), "name": "x"}
+    with design.this_design(spec, {"epochs": 1}):
+        assert synth.PROFILES["demo"] == spec
+        assert pretrain.pretrain_spec("demo") == dataclasses.replace(before_spec("demo"), epochs=1)
+    assert synth.PROFILES["demo"] is before_set and pretrain.pretrain_spec is before_spec

@@ -77,6 +77,7 @@ def test_pretrained_backbone_beats_random_and_is_cached(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "pretrained" and path.name.endswith(".pt")
     assert pretrain.checkpoint_name(pretrain.pretrain_spec("smoke")) == path.name
     meta = pretrain.load_meta(path)
+    assert meta["version"] == pretrain.PRETRAIN_VERSION  # the file says which version made it
     spec = pretrain.pretrain_spec("smoke")
     x, y = pretrain.make_stills(spec, 384, 1)  # the held-out stills
     net = build_backbone(width=spec.width, num_classes=len(pretrain.pretrain_classes()))
