@@ -21,7 +21,7 @@ import torch
 from torchvision.io import decode_jpeg, encode_jpeg
 
 from strn.data.video import decode_sampled
-from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+from strn.data.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
 # UCF-101: 13,320 clips, ~2.48 M frames (mean 186 frames); split 1 is all of them
 # (train 9,537 + test 3,783), so r = 10 keeps ~ 2.48 M / 10 frames.

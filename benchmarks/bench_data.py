@@ -1,7 +1,7 @@
 """Data-path benchmark: one epoch of sequences, four readers side by side.
 
 On the demo synthetic set (``--preset demo``) or ``--clips`` ucf-shaped clips
-(``--preset ucf-shaped``: 320x240 MPEG-4 at 25 fps, ``strn/synth_ucf.py``, at 256 px; every
+(``--preset ucf-shaped``: 320x240 MPEG-4 at 25 fps, ``strn/data/synth_ucf.py``, at 256 px; every
 4th group in split 1's test list) (split 1, train + test: the same videos for every reader), at
 the demo setting (every ``rate``-th frame, sequences of ``seq_len``, frames ``size``):
 
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "(default: strn.paths.default_data_dir())")
     ap.add_argument("--preset", choices=("demo", "ucf-shaped"), default="demo",
                     help="demo: the demo synthetic set at 48 px; ucf-shaped: --clips 320x240 MPEG-4 clips "
-                         "(strn/synth_ucf.py) at the full profile's 256 px")
+                         "(strn/data/synth_ucf.py) at the full profile's 256 px")
     ap.add_argument("--clips", type=int, default=40, help="ucf-shaped clips")
     ap.add_argument("--out", type=Path, default=None,
                     help="default results/bench/data.json (demo) or data_ucf.json (ucf-shaped)")
@@ -316,8 +316,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from strn.data.ucf101 import read_split
     from strn.results import atomic_write_text, environment
-    from strn.synth import spec_for_profile
-    from strn.synth_files import ensure_synthetic
+    from strn.data.synth import spec_for_profile
+    from strn.data.synth_files import ensure_synthetic
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
     if ucf:  # the ucf-shaped clips in a UCF-101 layout of symlinks (all in split 1's train list)
         from bench_loader import ucf_layout
 
-        from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+        from strn.data.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
         work = Path(data_dir) / "bench-data-ucf"
         spec = UcfShapedSpec(n_clips=args.clips)

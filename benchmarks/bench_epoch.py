@@ -1,7 +1,7 @@
 """End to end: seconds per training epoch on the demo set, how it scales, and what one
 UCF-101 split-1 epoch would cost at the measured per-frame rate.
 
-One epoch of `strn.train.train_one_epoch` (the demo profile's STRN and optimiser, frames
+One epoch of `strn.train.fit.train_one_epoch` (the demo profile's STRN and optimiser, frames
 from the warm frame cache) per setting, varying one factor at a time from the demo
 configuration: sampling rate r, context T, input resolution, and the share of the
 training videos. The thesis's hours per sampling rate (Table 5.6) go beside the measured
@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 
 from strn.config import make_config
-from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES
+from strn.study.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES
 from strn.results import atomic_write_text, environment
-from strn.run import build, prepare, resolve_weights
-from strn.checkpoint import TrainState
-from strn.engine import make_optimizer
-from strn.train import train_one_epoch
+from strn.data.prepare import prepare
+from strn.train.run import build, resolve_weights
+from strn.train.checkpoint import TrainState
+from strn.train.engine import make_optimizer
+from strn.train.fit import train_one_epoch
 
 THESIS_HOURS = {2: 161, 5: 61, 10: 35, 15: 23}  # Table 5.6, training time per sampling rate
 
@@ -103,7 +104,7 @@ def figure(sweeps: dict[str, list[dict]], path: Path) -> None:
             ax2.set_ylim(0, None)
     fig.suptitle("Cost of one training epoch on the demo set (2-core CPU), one factor at a time", fontsize=9)
     fig.tight_layout()
-    from strn.plots.common import save_figure  # PNG at 150 dpi and PDF, as every figure of the study
+    from strn.report.plots.common import save_figure  # PNG at 150 dpi and PDF, as every figure of the study
 
     save_figure(fig, path.parent, path.stem)
 

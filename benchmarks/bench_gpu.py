@@ -43,12 +43,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from strn.config import make_config  # noqa: E402
-from strn.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES  # noqa: E402
+from strn.study.cost import TRAIN_FRAMES_R10 as UCF101_SPLIT1_SAMPLED_FRAMES  # noqa: E402
 from strn.model import build_model  # noqa: E402
 from strn.results import atomic_write_text, environment  # noqa: E402
-from strn.checkpoint import TrainState  # noqa: E402
-from strn.engine import make_optimizer, place_model, step_size  # noqa: E402
-from strn.train import evaluate, train_one_epoch  # noqa: E402
+from strn.train.checkpoint import TrainState  # noqa: E402
+from strn.train.engine import make_optimizer, place_model, step_size  # noqa: E402
+from strn.train.fit import evaluate, train_one_epoch  # noqa: E402
 
 TARGET_EPOCH_S = 60.0  # issue: benchmarks, one split-1 epoch on one H100
 # Sequences per optimiser step at the full profile: 1% of split 1's sequences (T = 2).

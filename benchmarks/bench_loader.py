@@ -53,7 +53,7 @@ if str(REPO) not in sys.path:
 
 FULL_WORKERS, FULL_GPU_FRAMES_PER_S = 8, 3570  # results/bench/gpu_engine.json, H200, 8 workers fed in-process rate
 TARGET = 0.95  # issue 16 item 4: loader >= 0.95 of in-memory with a warm cache
-FULL_EPOCH_FRAMES = 179_000  # UCF-101 split-1 training frames at r = 10 (strn/cost.py's TRAIN_FRAMES_R10)
+FULL_EPOCH_FRAMES = 179_000  # UCF-101 split-1 training frames at r = 10 (strn/study/cost.py's TRAIN_FRAMES_R10)
 
 
 def ucf_layout(root: Path, clips: list[Path], n_classes: int = 5, test_every: int = 0) -> Path:
@@ -104,7 +104,7 @@ class TorchCodecItems(torch.utils.data.Dataset):
 
 
 def old_stack(items):
-    """The collation this loader replaced (``strn.train._stack`` before issue 16 item 4): a
+    """The collation this loader replaced (``strn.train.fit._stack`` before issue 16 item 4): a
     transposing ``torch.stack``, which the worker then copies again into shared memory to send."""
     return (torch.stack([torch.as_tensor(it[0]) for it in items]), torch.tensor([int(it[1]) for it in items]),
             torch.tensor([int(it[2]) for it in items]))
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
     from strn.data.loader import EpochLoader, load_batches, stack_items
     from strn.data.ucf101 import read_split
     from strn.results import atomic_write_text, environment
-    from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+    from strn.data.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("STRN_DATA_DIR", "/tmp")) / "bench-loader")
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> dict:
         demo[codec] = batch_cost(ds, plans[0][0][:16])
     print(f"demo setting (48 px, 16 sequences): raw {demo['raw']['items_ms'] + demo['raw']['stack_shared_ms']:.1f} ms, "
           f"JPEG {demo['jpeg90']['items_ms'] + demo['jpeg90']['stack_shared_ms']:.1f} ms per batch")
-    out = {"benchmark": "loader", "dataset": f"ucf-shaped, {a.clips} clips (strn/synth_ucf.py)",
+    out = {"benchmark": "loader", "dataset": f"ucf-shaped, {a.clips} clips (strn/data/synth_ucf.py)",
            "rate": a.rate, "seq_len": a.seq_len, "size": a.size, "batch_size": a.batch_size, "batches": a.batches,
            "epochs": a.epochs, "few_batches": a.few, "workers": a.workers, "n_sequences": len(ds_raw),
            "step": {"kind": "sleep (a GPU step: host idle)", "s_per_frame": step_s,

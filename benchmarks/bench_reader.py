@@ -28,7 +28,7 @@ import av
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from strn.data.video import open_stream, scaled_dims, decode_sampled
-from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+from strn.data.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
 
 def _decode_only(files: list[Path]) -> tuple[float, list]:

@@ -1,5 +1,5 @@
 """The seeds of one demo configuration trained as 3 single-seed runs and as one stacked job
-(strn/stacked_run.py), side by side in one script run, one thread, interleaved by rounds
+(strn/train/stacked_run.py), side by side in one script run, one thread, interleaved by rounds
 (separate first in even rounds, stacked first in odd ones, so drift in the machine's load
 falls on both).
 
@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from strn.parallel import experiment_configs
-from strn.run import prepare, resolve_weights, run
-from strn.stacked_run import run_stacked
+from strn.study.parallel import experiment_configs
+from strn.data.prepare import prepare
+from strn.train.run import resolve_weights, run
+from strn.train.stacked_run import run_stacked
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ the part per sequence. All variants are measured side by side in one run, interl
 Why it matters: the thesis's 1% rule fixes 100 optimiser steps per epoch whatever the data,
 so at the demo's sizes an epoch's time is mostly steps x fixed cost; more videos per epoch
 cost less than proportionally (docs/STUDY.md section 7, "What a demo costs"). The demo's
-width (8) and the channels_last format on the CPU (`strn.engine.place_model`) were chosen
+width (8) and the channels_last format on the CPU (`strn.train.engine.place_model`) were chosen
 by these numbers.
 """
 import argparse

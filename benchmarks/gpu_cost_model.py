@@ -7,7 +7,7 @@ Nothing here is timed. The inputs are measurements:
   and wall seconds with ``JOBS`` processes time-sharing the GPU at 94-100% busy
   (results/gpu/lease/dmon.txt);
 * the amount of work of every configuration the study trains, from the library's own
-  experiments (`strn.experiments.EXPERIMENTS`: a new experiment or control run is counted
+  experiments (`strn.study.experiments.EXPERIMENTS`: a new experiment or control run is counted
   without a change here) and the training-set sizes the records name (sizes of data the first
   lease did not reach are the demo's, scaled by the ratio of the two sets at rate 10, T = 2);
 * optionally the CPU dry run's phases (``--dry-run``: recorded, proof that every phase ran) and
@@ -36,10 +36,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from strn.engine import epoch_plan, step_size  # noqa: E402
-from strn.experiments import DEFAULT_SEEDS, EXPERIMENTS  # noqa: E402
+from strn.train.engine import epoch_plan, step_size  # noqa: E402
+from strn.study.experiments import DEFAULT_SEEDS, EXPERIMENTS  # noqa: E402
 from strn.results import atomic_write_text  # noqa: E402
-from strn.rows import row_config  # noqa: E402
+from strn.study.rows import row_config  # noqa: E402
 
 BUDGET_S = 540.0  # 9 minutes of GPU time: a 15-minute lease less start-up (~2-4 min) and transfers
 LEASE_JOBS = 10  # processes sharing the GPU in the first lease (results/gpu/README.md)
@@ -118,7 +118,7 @@ def study_jobs(profile: str, sz: dict) -> list[dict]:
         for row in exp.rows:
             cfg = row_config(exp, row, profile, seeds[0], "cuda")
             n, n_test = sz.get(data_key(cfg), sz[(10, 2, 1)])
-            if row.equal_steps_to:  # as strn.experiments.equal_steps_config, on the estimated set size
+            if row.equal_steps_to:  # as strn.study.experiments.equal_steps_config, on the estimated set size
                 ref = row_config(exp, next(r for r in exp.rows if r.name == row.equal_steps_to), profile, seeds[0])
                 steps = lambda c: sum(mb.ends_step for mb in epoch_plan(  # noqa: E731
                     n, step_size(n, c.train.update_every), c.train.batch_size, 0, 0))

@@ -3,7 +3,7 @@
 Why: the first lease's study did not fit its 15 minutes (results/gpu/README.md), and which
 lever shortens it cannot be measured without a GPU. This times the training step the study
 runs most (the thesis's model, the seeds of a configuration stacked, one micro-batch per 1%
-step; the arithmetic of `strn.engine.run_epoch` over a `strn.stacked_fit.StackedBatches`, on
+step; the arithmetic of `strn.train.engine.run_epoch` over a `strn.train.stacked_fit.StackedBatches`, on
 random frames of the profile's size) under each setting, at two micro-batch sizes, so that a step's time splits into a fixed
 part (kernel launches, per micro-batch) and a part per frame (arithmetic):
 
@@ -36,10 +36,10 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from strn import determinism
+from strn.train import determinism
 from strn.config import make_config
 from strn.data.transforms import crop_batch, to_input
-from strn.engine import autocast, make_optimizer, place_model
+from strn.train.engine import autocast, make_optimizer, place_model
 from strn.model import build_model
 from strn.model.stacked import stack_inputs, stack_models
 
@@ -106,7 +106,7 @@ def make_steps(profile: str, device: torch.device, batches: tuple[int, ...], *, 
 
 def repeatable(profile: str, device: torch.device, batch: int, n_steps: int = 4) -> bool:
     """Whether ``n_steps`` optimiser steps from the same initialisation on the same frames, done
-    twice, give bit-identical weights (`strn.determinism.state_digest`) under this process's
+    twice, give bit-identical weights (`strn.train.determinism.state_digest`) under this process's
     kernel settings: what a rerun of the study on this card would give."""
     digests = []
     for _ in range(2):
@@ -134,7 +134,7 @@ def time_step(step: Callable[[], None], device: torch.device, warmup: int, reps:
 
 @contextlib.contextmanager
 def _settings(deterministic: bool | None = None, channels_last: bool | None = None):
-    """This process's kernel settings changed inside the block (`strn.determinism`), then restored."""
+    """This process's kernel settings changed inside the block (`strn.train.determinism`), then restored."""
     old = determinism.deterministic(), determinism.channels_last()
     determinism.configure(deterministic=deterministic, channels_last=channels_last)
     try:

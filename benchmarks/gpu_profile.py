@@ -5,7 +5,7 @@ in the order that keeps the most if it is cut short (`benchmarks/gpu_profile.sh`
 in a deadline and packs what it stored):
 
 1. ``preflight``: one smoke run on the device, then two smoke seeds as one stacked job
-   (`strn.stacked_run`). The first failing stops the script at once (a bug costs seconds of
+   (`strn.train.stacked_run`). The first failing stops the script at once (a bug costs seconds of
    the lease, not minutes); the second failing only turns stacking off.
 2. ``synthetic set`` (one process per core) and ``frame caches`` (every cache the runs read).
 3. ``levers`` (`benchmarks/gpu_levers.py`): the study's stacked step timed for a few steps
@@ -13,12 +13,12 @@ in a deadline and packs what it stored):
    stacking; CUDA graphs), written to ``--levers-out``; ``--tune`` then keeps channels_last
    only where it was measured faster; `benchmarks/gpu_cost_model.py` projects the study from it.
 4. ``pretraining``: the stand-in, on the GPU, with the profile's kernel settings
-   (`strn.determinism`: deterministic in the gpu profile). Its weights' digest goes into
+   (`strn.train.determinism`: deterministic in the gpu profile). Its weights' digest goes into
    ``<results>/lease/stand_in.json``; where that file exists already (a later lease over stored
    runs) the new stand-in must have the same digest, else the script stops before training:
    runs from two stand-ins are never mixed.
-5. ``training``: `strn.parallel.train_all` with ``share_gpu``: every run the notebooks ask
-   for (every experiment of `strn.experiments`, its control runs, the frame baselines),
+5. ``training``: `strn.study.parallel.train_all` with ``share_gpu``: every run the notebooks ask
+   for (every experiment of `strn.study.experiments`, its control runs, the frame baselines),
    ``--jobs`` processes sharing the GPU, the seeds of a configuration stacked. A run already
    stored is not trained again (``new_records`` says how many were).
 6. ``engine``: the engine's rate at the thesis's setting (224 px, T = 2, micro-batch 64,
@@ -48,17 +48,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from strn import determinism  # noqa: E402
+from strn.train import determinism  # noqa: E402
 from strn.config import make_config  # noqa: E402
-from strn.experiments import EXPERIMENTS  # noqa: E402
-from strn.parallel import experiment_configs, fill_caches, train_all  # noqa: E402
+from strn.study.experiments import EXPERIMENTS  # noqa: E402
+from strn.study.parallel import experiment_configs, fill_caches, train_all  # noqa: E402
 from strn.paths import usable_cores  # noqa: E402
-from strn.pretrain import load_meta, pretrained_backbone  # noqa: E402
+from strn.train.pretrain import load_meta, pretrained_backbone  # noqa: E402
 from strn.results import LEASE_DIR, atomic_write_text  # noqa: E402
-from strn.rows import row_config  # noqa: E402
-from strn.run import prepare, run  # noqa: E402
-from strn.stacked_run import run_stacked  # noqa: E402
-from strn.synth_files import ensure_synthetic  # noqa: E402
+from strn.study.rows import row_config  # noqa: E402
+from strn.data.prepare import prepare  # noqa: E402
+from strn.train.run import run  # noqa: E402
+from strn.train.stacked_run import run_stacked  # noqa: E402
+from strn.data.synth_files import ensure_synthetic  # noqa: E402
 
 LOG: list[dict] = []
 # the stand-in every stored run started from; beside the lease's logs, where no reader takes it for a run
@@ -130,7 +131,7 @@ def prepare_data(a: argparse.Namespace) -> int:
 def levers_phase(a: argparse.Namespace, n: int) -> dict:
     """`gpu_levers.measure` at the study's 1% step and its micro-batch size (`--levers-out`)."""
     import gpu_levers
-    from strn.engine import step_size
+    from strn.train.engine import step_size
 
     cfg = make_config(a.profile)  # the profile's base: its 1% step and micro-batch size
     # n: the training set of most runs (the profile's base), so ``small`` is their 1% step
@@ -178,7 +179,7 @@ def main() -> int:
     ap.add_argument("--log", type=Path, default=None, help="the phases as JSON")
     ap.add_argument("--no-stack", action="store_true", help="one run per seed even where stacking works")
     ap.add_argument("--deterministic", choices=("profile", "on", "off"), default="profile",
-                    help="deterministic CUDA kernels (strn/determinism.py); default: as the profile says")
+                    help="deterministic CUDA kernels (strn/train/determinism.py); default: as the profile says")
     ap.add_argument("--no-levers", dest="levers", action="store_false", help="skip the levers phase")
     ap.add_argument("--levers-budget", type=float, default=40.0, help="seconds for the levers phase")
     ap.add_argument("--levers-out", type=Path, default=None, help="the levers phase's JSON")
@@ -246,7 +247,7 @@ def main() -> int:
         phase(a.log, "engine", t0, **engine_phase(a))
     if a.report:
         try:
-            from strn.report import build_report  # papermill and jupyter: only here
+            from strn.report.build import build_report  # papermill and jupyter: only here
         except ImportError as e:  # the lease's image has neither unless carried as wheels (benchmarks/README.md)
             phase(a.log, "report", t0, html=None, why_not=f"{e}: draw it from the packed results with "
                   f"`strn report --profile {a.profile}` (it trains nothing)")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from strn import cost  # noqa: E402
+from strn.study import cost  # noqa: E402
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-# The full profile's expected time and memory per notebook (strn/cost.py), from the GPU results.
+# The full profile's expected time and memory per notebook (strn/study/cost.py), from the GPU results.
 COST_START, COST_END = "<!-- fullcost:start -->", "<!-- fullcost:end -->"
 
 
@@ -210,7 +210,7 @@ def gpu_lines(bench_dir: Path) -> list[str]:
 
 
 def cost_section(bench_dir: Path) -> str:
-    """Expected GPU hours and memory per notebook at the full profile (strn/cost.py)."""
+    """Expected GPU hours and memory per notebook at the full profile (strn/study/cost.py)."""
     gpu_p, eng_p = bench_dir / "gpu.json", bench_dir / "gpu_engine.json"
     if not gpu_p.exists():
         return "(no GPU benchmark results yet: run `benchmarks/bench_gpu.py` on a GPU)"

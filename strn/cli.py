@@ -17,7 +17,7 @@ from .paths import default_results_dir
 
 
 def _report(a: argparse.Namespace) -> int:
-    from .report import build_report, final_line, verdict_counts  # local: papermill, and through it pandas and torch
+    from .report.build import build_report, final_line, verdict_counts  # local: papermill, and through it pandas and torch
 
     t0 = time.perf_counter()
     html = build_report(a.profile, device=a.device, force=a.force, results_dir=a.results_dir,
@@ -28,7 +28,7 @@ def _report(a: argparse.Namespace) -> int:
 
 
 def _summary(a: argparse.Namespace) -> int:
-    from .report import write_summary_markdown  # local: see the note above _report
+    from .report.build import write_summary_markdown  # local: see the note above _report
     from .results import load_results, set_aside_files
 
     folder = Path(a.results_dir or default_results_dir(a.profile))
@@ -46,8 +46,8 @@ def _summary(a: argparse.Namespace) -> int:
 
 def _synth(a: argparse.Namespace) -> int:
     # local (both): numpy and PyAV
-    from .synth import spec_for_profile
-    from .synth_files import write_synthetic  # PyAV: loaded by the command that needs it, not by `strn --help`
+    from .data.synth import spec_for_profile
+    from .data.synth_files import write_synthetic  # PyAV: loaded by the command that needs it, not by `strn --help`
 
     t0 = time.perf_counter()
     root = write_synthetic(a.root, spec_for_profile(a.profile))
@@ -88,7 +88,7 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def _train_all(a: argparse.Namespace) -> int:
-    from .parallel import default_jobs, train_all  # local: torch and the experiments
+    from .study.parallel import default_jobs, train_all  # local: torch and the experiments
 
     if a.force:
         raise ConfigError("train-all trains only what is not stored yet; move the results folder away to retrain")
@@ -108,12 +108,12 @@ def _folders(a: argparse.Namespace) -> str:
 
 def _run(a: argparse.Namespace) -> int:
     # local (all three): torch and pandas
-    from . import distributed
+    from .train import distributed
     # torch, pandas and the experiments: loaded by the command that needs them, not by `strn --help`
-    from .experiments import get_experiment, run_experiment, summary_table
-    from .notebook import parse_seeds
+    from .study.experiments import get_experiment, run_experiment, summary_table
+    from .report.notebook import parse_seeds
 
-    from .preempt import exit_between_runs
+    from .train.preempt import exit_between_runs
 
     if a.experiment is None:
         raise ConfigError(f"run: name an experiment ({', '.join(_experiment_keys())}); "
@@ -137,11 +137,22 @@ def _run(a: argparse.Namespace) -> int:
 
 
 def _calibrate(a: argparse.Namespace) -> int:
-    from .calibrate import calibrate, draw, identity_seeds, rechoose  # local: torch and the experiments
-    from .notebook import parse_seeds
+    from .report.notebook import parse_seeds
+    from .report.plots.calibration import draw  # local: matplotlib, and (below) torch and the experiments
+    from .study.calibrate import calibrate, identity_seeds, rechoose
+    from .study.checks import retrain_rows
+    from .study.design import calibrate_design
 
     if a.what == "plot":
         print(*draw(a.profile, validation=a.out))
+        return 0
+    if a.what == "retrain":  # one thread, as `strn report` trains the demo
+        import torch  # local: as above
+
+        torch.set_num_threads(1)
+        for e in retrain_rows(a.rows.split(","), label=a.candidate, epochs=a.epochs, precise_bn_n=a.precise_bn,
+                              bn_batch=a.bn_batch, data_dir=a.data_dir, work=a.work, out=a.out):
+            print(f"{e['label']} {e['row']} seed {e['seed']}: {e['error_rate']:.3f} converged={e['converged']}")
         return 0
     if a.what == "identity-seeds":
         d = identity_seeds(a.profile, a.n_seeds, candidate=a.candidate or "current", work=a.work, out=a.out,
@@ -149,8 +160,11 @@ def _calibrate(a: argparse.Namespace) -> int:
         print(f"identity-98-104 on validation over {d['n_seeds']} seeds: {d['mean']:.3f} ± {d['std']:.3f} "
               f"(min {d['min']:.3f}, max {d['max']:.3f})")
         return 0
-    d = rechoose(a.profile, a.out) if a.what == "choose" else \
-        calibrate(a.profile, names=a.candidate.split(",") if a.candidate else None,
+    if a.what == "design":
+        d = calibrate_design(a.candidate, base=a.base, overrides=parse_sets(a.set), spec_fields=a.spec,
+                             pretrain_fields=a.pretrain, seeds=parse_seeds(a.seeds) or [0, 1, 2], work=a.work, out=a.out)
+    else:
+        d = rechoose(a.profile, a.out) if a.what == "choose" else calibrate(a.profile, names=a.candidate.split(",") if a.candidate else None,
                   seeds=parse_seeds(a.seeds) or [0, 1, 2], work=a.work, out=a.out, data_dir=a.data_dir,
                   device=a.device)
     for name, c in sorted(d["candidates"].items(), key=lambda kv: kv[1]["score"]):
@@ -162,7 +176,7 @@ def _calibrate(a: argparse.Namespace) -> int:
 
 
 def _evaluate(a: argparse.Namespace) -> int:
-    from .inference import evaluate_trained  # local: torch
+    from .study.inference import evaluate_trained  # local: torch
 
     m = evaluate_trained(a.path, device=a.device, data_dir=a.data_dir)
     width = max(len(k) for k in m)
@@ -173,7 +187,7 @@ def _evaluate(a: argparse.Namespace) -> int:
 def _predict(a: argparse.Namespace) -> int:
     if a.top < 1:
         raise ConfigError(f"--top {a.top}: give 1 or more classes to show")
-    from .inference import load_trained  # local: torch
+    from .study.inference import load_trained  # local: torch
 
     if not a.video.is_file():
         raise FileNotFoundError(f"predict: video {a.video} {'is a folder' if a.video.is_dir() else 'does not exist'}; "
@@ -205,13 +219,13 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
 
 
 def _experiment_keys() -> list[str]:
-    from .experiments import EXPERIMENTS  # local: torch and pandas, only for `strn run` without a name or --help
+    from .study.experiments import EXPERIMENTS  # local: torch and pandas, only for `strn run` without a name or --help
 
     return sorted(EXPERIMENTS)
 
 
 def _experiments_text() -> str:
-    from .experiments import EXPERIMENTS  # local: see _experiment_keys
+    from .study.experiments import EXPERIMENTS  # local: see _experiment_keys
 
     lines = ["experiments (the first argument) and their rows (--rows):"]
     for k, e in sorted(EXPERIMENTS.items()):
@@ -310,17 +324,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = parser("calibrate", "choose a profile's recipe on held-out training groups (never the test "
                             "split), or measure the thesis model's seed spread there")
-    k.add_argument("what", choices=("recipes", "choose", "identity-seeds", "plot"),
-                   help="recipes: train the candidates and choose by the rule of strn/calibrate.py; identity-seeds: "
+    k.add_argument("what", choices=("recipes", "choose", "identity-seeds", "plot", "design", "retrain"),
+                   help="recipes: train the candidates and choose by the rule of strn/study/calibrate.py; identity-seeds: "
                         "identity 98-104 over --n-seeds seeds; choose: apply the rule again to the stored candidates; plot: draw the stored calibration as "
-                        "figures/<profile>/calibration.png (trains nothing)")
+                        "figures/<profile>/calibration.png (trains nothing); design: the demo's data design --candidate "
+                        "(strn/study/design.py); retrain: demo --rows with one thing changed, labelled --candidate "
+                        "(strn/study/checks.py)")
     profile(k)
     k.add_argument("--candidate", default=None, help="comma-separated candidate names (strn/profiles.py calibration); "
                                                      "default: all (recipes), current (identity-seeds)")
     k.add_argument("--seeds", default=None, help="recipes: comma-separated seeds, default 0,1,2")
     k.add_argument("--n-seeds", type=int, default=10, help="identity-seeds: seeds 0..N-1 (default 10)")
+    k.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="design: configuration override")
+    for flag, what in (("--spec", "synthetic-set field"), ("--pretrain", "stand-in pretraining field")):
+        k.add_argument(flag, action="append", default=[], metavar="FIELD=VALUE", help=f"design: {what} (JSON value)")
+    k.add_argument("--base", default="after", help="design: the variant a new --candidate starts from")
+    k.add_argument("--rows", default="", help="retrain: comma-separated demo configuration names")
+    k.add_argument("--epochs", type=int, default=0, help="retrain: the cosine's length (0: the profile's)")
+    k.add_argument("--precise-bn", type=int, default=0, metavar="N", help="retrain: BatchNorm statistics from N "
+                                                                         "training sequences before each evaluation")
+    k.add_argument("--bn-batch", type=int, default=128, help="retrain: batch size of --precise-bn")
     k.add_argument("--work", default="/tmp/strn-calibration", help="where the calibration runs are stored")
-    k.add_argument("--out", default=None, help="default: results/calibration/validation.json or identity_seeds.json")
+    k.add_argument("--out", default=None, help="default: validation.json, identity_seeds.json or history/demo_checks.json in results/calibration/")
     k.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
     k.add_argument("--data-dir", default=None, help="datasets and frame cache; default: $STRN_DATA_DIR or data/")
     k.set_defaults(func=_calibrate)
@@ -343,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "no_retrain_mismatch", False):
-        os.environ["STRN_NO_RETRAIN_MISMATCH"] = "1"  # read by strn.provenance, in workers and kernels too
+        os.environ["STRN_NO_RETRAIN_MISMATCH"] = "1"  # read by strn.train.provenance, in workers and kernels too
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -35,7 +35,7 @@ class DataConfig:
     val_fraction: float = 0.0  # whole groups of the train list held out for validation
     # What a run is evaluated on: "test" (the split's test list), or "val": the held-out groups
     # (val_fraction > 0, drawn with VAL_SPLIT_SEED whatever the training seed), the test list
-    # never read (calibration, strn/calibrate.py)
+    # never read (calibration, strn/study/calibrate.py)
     eval_subset: str = "test"
     on_bad_video: str = "skip"  # "skip" (listed in results as skipped_videos) or "raise"
     num_workers: int = 0  # DataLoader workers, and processes decoding into the frame cache on a first run
@@ -52,7 +52,7 @@ class ModelConfig:
     connection: str = "identity"  # temporal skip connection R: "identity", "conv", "conv_relu"
     positions: list[str] | None = None  # blocks ("layer4.2") or thesis layers ("98-104"); None: last T-1 blocks
     special3: bool = False  # one connection at the last block that skips a frame (Fig. 5.3)
-    weights: str = "scratch"  # "scratch", "pretrained" (the profile's stand-in for ImageNet, strn/pretrain.py;
+    weights: str = "scratch"  # "scratch", "pretrained" (the profile's stand-in for ImageNet, strn/train/pretrain.py;
     # ImageNet for full), "imagenet" (torchvision's file, local) or a checkpoint path
     shift_fraction: float = 0.125  # tsm only: fraction of a shifting block's input channels taken from frame t-1
     shift_positions: list[str] | None = None  # tsm only: blocks that shift ("layer4.2", "98-104"); None: every block
@@ -81,7 +81,7 @@ class RunConfig:
     experiment: str = "adhoc"
     name: str = "run"  # the configuration's label within its experiment (a table row)
     # "" for a table row's run; "schedule-length" for its control run (1.5x the epochs,
-    # strn.experiments.control_config): never a table row, never reused for one
+    # strn.study.experiments.control_config): never a table row, never reused for one
     control: str = ""
     profile: str = "demo"
     data: DataConfig = field(default_factory=DataConfig)
@@ -267,7 +267,7 @@ def _check_seq_len(cfg: RunConfig) -> None:
         except ValueError as e:
             raise ConfigError(f"'data.seq_len' is {d.seq_len}: {e}") from None
     if d.dataset == "synthetic" and not d.root and profile_table[cfg.profile].synth is not None:
-        from .synth import spec_for_profile  # local: numpy, only for a synthetic set's lengths
+        from .data.synth import spec_for_profile  # local: numpy, only for a synthetic set's lengths
 
         longest = -(-spec_for_profile(cfg.profile).max_frames // d.rate)  # frames sampled from the longest video
         if d.seq_len > longest:

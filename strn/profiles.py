@@ -1,10 +1,10 @@
 """The profiles (STUDY §5), one table: every fact that differs between smoke, demo and full.
 
 Everything that needs a profile fact reads it here (`get_profile(name).<field>`): the base
-configuration (`strn.config`), the synthetic preset (`strn.synth`), the still-image
-pretraining (`strn.pretrain`), the default seeds (`strn.experiments`), the frame
-baselines' settings (`strn.frame_baselines`) and the problem sizes of notebook 03
-(`strn.technical`). To change a profile, change its entry in PROFILES below; nothing
+configuration (`strn.config`), the synthetic preset (`strn.data.synth`), the still-image
+pretraining (`strn.train.pretrain`), the default seeds (`strn.study.experiments`), the frame
+baselines' settings (`strn.study.frame_baselines`) and the problem sizes of notebook 03
+(`strn.study.technical`). To change a profile, change its entry in PROFILES below; nothing
 else branches on a profile's name.
 """
 from __future__ import annotations
@@ -27,27 +27,27 @@ class Profile:
     name: str
     # Overrides of the RunConfig defaults (strn/config.py), nested like a configuration.
     base: Mapping[str, Any]
-    # Fields of strn.synth.SynthSpec for the built-in synthetic set; None: no synthetic set (UCF-101).
+    # Fields of strn.data.synth.SynthSpec for the built-in synthetic set; None: no synthetic set (UCF-101).
     synth: Mapping[str, Any] | None
-    # Fields of strn.pretrain.PretrainSpec for the still-image stand-in of ImageNet; None: ImageNet itself.
+    # Fields of strn.train.pretrain.PretrainSpec for the still-image stand-in of ImageNet; None: ImageNet itself.
     pretrain: Mapping[str, Any] | None
     seeds: tuple[int, ...]  # default seeds of every experiment
     # Tables 5.1/5.2: configuration overrides of the feature classifiers (ADAM lr 0.01 comes from the rows).
     baseline_train: Mapping[str, Any]
     finetune: FinetuneSettings  # Table 5.2's frame finetuning
-    technical: Mapping[str, int] = field(default_factory=dict)  # notebook 03's problem sizes (strn.technical)
-    # Deterministic CUDA kernels (strn/determinism.py): a rerun on the same card and software
+    technical: Mapping[str, int] = field(default_factory=dict)  # notebook 03's problem sizes (strn.study.technical)
+    # Deterministic CUDA kernels (strn/train/determinism.py): a rerun on the same card and software
     # gives the same weights. Changes nothing on a CPU.
     deterministic: bool = False
     # Train each claim's deciding rows once more, one seed, with 1.5x the epochs (the
-    # schedule-length control, strn.rows.control_config): the verdicts' robustness check.
+    # schedule-length control, strn.study.rows.control_config): the verdicts' robustness check.
     controls: bool = True
-    # Candidate recipes of `strn calibrate recipes` (strn/calibrate.py: chosen on validation by
+    # Candidate recipes of `strn calibrate recipes` (strn/study/calibrate.py: chosen on validation by
     # its written rule): name -> overrides of this profile's configuration.
     calibration: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"current": {}})
 
 
-# Notebook 03 (strn/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
+# Notebook 03 (strn/study/technical.py): smoke runs in well under 3 s on one CPU thread; full uses
 # demo's sizes (nothing there needs a GPU).
 _TECHNICAL_SMOKE = {"n_points": 256, "hidden": 16, "full_steps": 120, "mini_epochs": 12, "batch": 32,
                     "rnn_T": 20, "rnn_hidden": 32, "rnn_seeds": 3}
@@ -57,7 +57,7 @@ _TECHNICAL_DEMO = {"n_points": 512, "hidden": 32, "full_steps": 200, "mini_epoch
 _DEMO = Profile(
     "demo",
     # The built-in synthetic set, ResNet-50 shape at 1/8 width, 48 px, initialised like the
-    # thesis from a pretrained backbone (strn/pretrain.py's stand-in for ImageNet: a
+    # thesis from a pretrained backbone (strn/train/pretrain.py's stand-in for ImageNet: a
     # still-image task that carries no motion). The recipe is the calibrated one (issue 15,
     # docs/STUDY.md section 7, results/calibration/history/demo.json): Adam updating every 1% of the
     # data as the thesis, at 8e-3 annealed to 0 by a cosine over 16 epochs (the thesis fixes
@@ -153,7 +153,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         finetune=FinetuneSettings(epochs=1, batch_size=64),
         technical=_TECHNICAL_DEMO,
         # off: on UCF-101 the controls are 14 more configurations at 1.5x the epochs, days of a
-        # GPU; `strn.experiments.run_experiment(..., controls=True)` trains them when wanted
+        # GPU; `strn.study.experiments.run_experiment(..., controls=True)` trains them when wanted
         controls=False,
     ),
 )}

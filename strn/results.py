@@ -105,7 +105,7 @@ INVALID_SUFFIX = ".invalid"  # <name>.json.invalid: a results file set aside, ne
 
 def problems(data: Any) -> list[str]:
     """Why ``data`` is not a valid run record (empty: valid); the same checks on write and on read.
-    A record without ``provenance`` (older code) is valid but never reused (`strn.provenance`)."""
+    A record without ``provenance`` (older code) is valid but never reused (`strn.train.provenance`)."""
     if not isinstance(data, dict):
         return [f"a JSON {type(data).__name__}, not a record"]
     out = [f"lacks key {k!r}" for k in REQUIRED_KEYS if k not in data]

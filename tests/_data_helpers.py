@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strn.synth_files import write_video
+from strn.data.synth_files import write_video
 
 
 def frames_with_index(n: int, h: int = 16, w: int = 16) -> np.ndarray:

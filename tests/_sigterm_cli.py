@@ -34,9 +34,9 @@ def _once(fn):
 def install(point: str) -> None:
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-    import strn.experiments
+    import strn.study.experiments
     import strn.results
-    import strn.train
+    import strn.train.fit
 
     if point == "train":
         steps = []
@@ -47,20 +47,20 @@ def install(point: str) -> None:
                 _term()
         register_optimizer_step_pre_hook(pre_step)
     elif point == "final-eval":
-        evaluate, first = strn.train.evaluate, _once(_term)
+        evaluate, first = strn.train.fit.evaluate, _once(_term)
 
         def hooked(*a, **k):
             first()  # the signal arrives while the evaluation runs
             return evaluate(*a, **k)
-        strn.train.evaluate = hooked
+        strn.train.fit.evaluate = hooked
     elif point == "between":
-        run, first = strn.experiments.run, _once(_term)
+        run, first = strn.study.experiments.run, _once(_term)
 
         def hooked(*a, **k):
             out = run(*a, **k)
             first()  # the first run is stored (or read back), the next not started
             return out
-        strn.experiments.run = hooked
+        strn.study.experiments.run = hooked
     elif point == "writing":
         save, fsync, first = strn.results.save_result, os.fsync, _once(lambda: True)
 

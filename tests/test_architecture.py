@@ -1,4 +1,4 @@
-"""strn.architecture: MAC counting, the unrolled plans and the diagrams' data (notebook 04)."""
+"""strn.study.architecture: MAC counting, the unrolled plans and the diagrams' data (notebook 04)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from strn import architecture as arch
-from strn import plots
+from strn.study import architecture as arch
+from strn.report import plots
 from strn.model import build_model
 
 

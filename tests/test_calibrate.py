@@ -1,16 +1,17 @@
-"""Calibration on held-out groups (strn/calibrate.py): validation only, the test split unread,
+"""Calibration on held-out groups (strn/study/calibrate.py): validation only, the test split unread,
 and the choice made by the rule written in the module."""
 import json
 import shutil
 
 import pytest
 
-from strn import calibrate as cal
+from strn.report.plots.calibration import draw as draw_calibration
+from strn.study import calibrate as cal
 from strn.cli import main
 from strn.config import ConfigError, make_config
 from strn.data.ucf101 import find_layout, read_split, read_train_split
-from strn.stacked_run import check_stackable
-from strn.synth_files import ensure_synthetic
+from strn.train.stacked_run import check_stackable
+from strn.data.synth_files import ensure_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def no_test_data(tmp_path_factory):
         p.unlink()
     # The set's marker lists its files so that a damaged set is written again: without these
     # entries the set stays as it is now, test list and videos gone.
-    from strn.synth_files import MARKER
+    from strn.data.synth_files import MARKER
 
     marker = json.loads((root / MARKER).read_text())
     names = {p.relative_to(root).as_posix() for p in gone}
@@ -116,8 +117,25 @@ def test_identity_seeds_command_writes_the_spread(no_test_data, tmp_path, capsys
     val = tmp_path / "validation.json"
     cal.calibrate("smoke", names=["current"], seeds=(0, 1), work=tmp_path / "work", out=val, data_dir=data,
                   device="cpu")
-    png, pdf = cal.draw("smoke", validation=val, identity=out, figures_dir=tmp_path / "figs")
+    png, pdf = draw_calibration("smoke", validation=val, identity=out, figures_dir=tmp_path / "figs")
     assert png.stat().st_size > 10_000 and pdf.exists()  # draw raises when the figure has a readability problem
     with pytest.raises(FileNotFoundError, match="strn calibrate recipes"):
-        cal.draw("smoke", validation=tmp_path / "missing.json")
+        draw_calibration("smoke", validation=tmp_path / "missing.json")
     shutil.rmtree(tmp_path / "work")
+
+
+def test_a_data_design_is_the_demo_set_only_while_it_is_calibrated():
+    import dataclasses
+
+    from strn.data import synth
+    from strn.study import design
+    from strn.train import pretrain
+
+    before_set, before_spec = synth.PROFILES["demo"], pretrain.pretrain_spec
+    spec, _ = design.variants()["groups27"]
+    assert design.json_fields(["n_groups=72", "speed=[0.01, 0.02]", "name=x"]) == {
+        "n_groups": 72, "speed": (0.01, 0.02), "name": "x"}
+    with design.this_design(spec, {"epochs": 1}):
+        assert synth.PROFILES["demo"] == spec
+        assert pretrain.pretrain_spec("demo") == dataclasses.replace(before_spec("demo"), epochs=1)
+    assert synth.PROFILES["demo"] is before_set and pretrain.pretrain_spec is before_spec

@@ -1,7 +1,7 @@
 import pytest
 from scipy import stats
 
-from strn import claims
+from strn.study import claims
 
 
 def recs(**errs):
@@ -59,7 +59,7 @@ def test_every_numbered_experiment_has_its_claim():
 
 def _thesis_records(flip: bool = False):
     """One run per row of every experiment, with the thesis's own number (or 1 - it)."""
-    from strn import experiments
+    from strn.study import experiments
 
     out = []
     for key, exp in experiments.EXPERIMENTS.items():
@@ -75,7 +75,7 @@ def _thesis_records(flip: bool = False):
 
 
 def _all_verdicts(records):
-    from strn import experiments
+    from strn.study import experiments
 
     # the thesis's claims only: those beyond it compare rows the thesis has no number for
     return {v.claim: v for key in experiments.EXPERIMENTS for v in claims.judge(key, records)
@@ -151,14 +151,14 @@ def test_claim3_is_judged_at_equal_optimiser_steps_too():
 
 
 def test_equal_steps_row_scales_epochs_to_the_reference_steps(tmp_path, monkeypatch):
-    from strn import experiments
+    from strn.study import experiments
 
     monkeypatch.setenv("STRN_QUIET", "1")
     exp = experiments.get_experiment("05_3_learning_algorithms")
     row = next(r for r in exp.rows if r.equal_steps_to)
     cfg = experiments.equal_steps_config(exp, row, "smoke", 0, "cpu", data_dir=tmp_path)
     ref = experiments.row_config(exp, next(r for r in exp.rows if r.name == "adam-1pct"), "smoke", 0, "cpu")
-    from strn.run import prepare
+    from strn.data.prepare import prepare
 
     n = len(prepare(cfg, tmp_path, progress=False).train)
     spe = lambda c: experiments.steps_per_epoch(n, c.train.update_every, c.train.batch_size)  # noqa: E731
@@ -221,7 +221,7 @@ def test_schedule_control_swaps_each_deciding_rows_same_seed_run():
 
 
 def test_avg_vs_gru_is_not_testable_on_the_synthetic_set_and_the_taps_are_still_judged():
-    from strn.rows import feature_row_name
+    from strn.study.rows import feature_row_name
 
     rs = []
     for t, base in (("block4", 0.2), ("block3", 0.3), ("block2", 0.4)):
@@ -273,7 +273,7 @@ def test_a_row_that_was_not_run_does_not_blank_the_robustness_columns():
 def test_claim5_cost_is_the_frames_trained_not_the_shared_machines_seconds():
     """A denser sampling trains on more frames; the seconds a run took on a shared machine (or
     its equal share of a stacked job) must not decide the cost part of claim 5."""
-    from strn.comparisons import costs_increase, training_frames
+    from strn.study.comparisons import costs_increase, training_frames
 
     def rec(name, seqs, secs):
         return {"name": name, "dataset": {"n_train_sequences": seqs}, "cost": {"train_s": secs},

@@ -1,7 +1,7 @@
 """The `strn` command line: exit codes and messages a user sees."""
 from strn.cli import main, parse_sets
-from strn.synth import spec_for_profile
-from strn.synth_files import write_synthetic
+from strn.data.synth import spec_for_profile
+from strn.data.synth_files import write_synthetic
 
 
 def test_check_data_exit_status(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_parse_sets_builds_nested_overrides():
 def test_train_all_shares_the_gpu_and_refuses_force(tmp_path, monkeypatch, capsys):
     """`strn train-all` is train_all with the GPU shared by its processes; --force is refused
     with the way out (it only trains what is not stored)."""
-    from strn import parallel
+    from strn.study import parallel
 
     calls = []
     monkeypatch.setattr(parallel, "train_all", lambda profile, **kw: calls.append((profile, kw)) or 17)
@@ -65,7 +65,7 @@ def test_every_option_and_positional_has_help_and_shows_its_default():
 
 
 def test_run_lists_the_experiments(capsys):
-    from strn.experiments import EXPERIMENTS
+    from strn.study.experiments import EXPERIMENTS
 
     assert main(["run"]) == 2
     err = capsys.readouterr().err

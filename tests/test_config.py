@@ -86,7 +86,7 @@ def test_lr_schedule_keeps_old_hashes_and_changes_new_ones():
 
 
 def test_cosine_schedule_decays_to_zero_and_constant_is_flat():
-    from strn.engine import scheduled_lr
+    from strn.train.engine import scheduled_lr
 
     cos = make_config("smoke", {"train": {"lr_schedule": "cosine", "lr": 1e-3}}).train
     const = make_config("smoke", {"train": {"lr": 1e-3}}).train
@@ -104,7 +104,7 @@ def test_digest_is_canonical_json():
 
 
 def test_profile_table_is_the_one_source_of_profile_facts():
-    from strn import synth
+    from strn.data import synth
     from strn.profiles import PROFILES, get_profile
 
     for name, p in PROFILES.items():

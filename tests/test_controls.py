@@ -1,4 +1,4 @@
-"""Schedule-length control runs (strn.rows.control_config) and per-row seeds (strn.rows.row_seeds):
+"""Schedule-length control runs (strn.study.rows.control_config) and per-row seeds (strn.study.rows.row_seeds):
 made, marked, stored apart, never a table row, never reused for one."""
 import dataclasses
 import json
@@ -6,15 +6,16 @@ import math
 
 import pytest
 
-from strn.provenance import expected, find_reusable
+from strn.train.provenance import expected, find_reusable
 
-from strn import experiments, parallel, results as res
-from strn import run as run_module
-from strn.claims import CLAIMS
+from strn import results as res
+from strn.study import experiments, parallel
+from strn.train import run as run_module
+from strn.study.claims import CLAIMS
 from strn.config import config_hash, make_config
-from strn.experiments import EXPERIMENTS, best_record, experiment_runs, run_experiment, summary_table
+from strn.study.experiments import EXPERIMENTS, best_record, experiment_runs, run_experiment, summary_table
 from strn.profiles import PROFILES
-from strn.rows import SCHEDULE_LENGTH, Experiment, Row, control_config, row_config, row_seeds
+from strn.study.rows import SCHEDULE_LENGTH, Experiment, Row, control_config, row_config, row_seeds
 
 
 def test_every_strn_claim_declares_its_deciding_rows_as_control_rows():
@@ -114,7 +115,7 @@ def test_smoke_run_makes_a_marked_control_beside_the_row_and_reads_both_back(tmp
 
 
 def test_claims_count_no_control_as_a_seed_of_its_row():
-    from strn.claims import judge
+    from strn.study.claims import judge
 
     recs = [dict(_fake("split-1", 0.2), experiment="05_7_splits_and_sota"),
             dict(_fake("frame-average", 0.5), experiment="05_7_splits_and_sota")]
@@ -129,7 +130,7 @@ def test_rows_of_one_configuration_train_the_same_seeds(profile):
     """The thesis's model is one configuration under five names (ADAM 1%, rate 10, context 2,
     split 1, identity 98-104): one stored run per seed, so each name must ask for the same
     seeds, or one table would show six seeds of it and another three."""
-    from strn.experiments import THESIS_MODEL_SEEDS
+    from strn.study.experiments import THESIS_MODEL_SEEDS
 
     seen: dict[str, tuple[str, list[int]]] = {}
     for exp in EXPERIMENTS.values():

@@ -1,4 +1,4 @@
-"""The error rates of the convergence rule (strn/convergence.py), measured by simulation.
+"""The error rates of the convergence rule (strn/train/convergence.py), measured by simulation.
 
 Histories of 16 epochs (the demo's), with a constant rate and with a cosine annealed to 0; in
 the rule's window the training loss and the test error scatter about their course with the
@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-from strn.convergence import ERROR_ABS, LOSS_SHARE, convergence, rate_mass, window_for
+from strn.train.convergence import ERROR_ABS, LOSS_SHARE, convergence, rate_mass, window_for
 
 EPOCHS, N_SIM = 16, 2000
 MC_TOLERANCE = 2 * math.sqrt(0.05 * 0.95 / N_SIM)

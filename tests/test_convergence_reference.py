@@ -1,13 +1,13 @@
-"""The convergence rule (strn/convergence.py) and the reference levels (strn/reference.py)."""
+"""The convergence rule (strn/train/convergence.py) and the reference levels (strn/data/reference.py)."""
 import dataclasses
 
 import pytest
 
 from strn.config import make_config
-from strn.convergence import convergence, effective_schedule, fitted_fall, rate_mass, record_convergence, window_for
-from strn.reference import dataset_levels, reference_levels, single_frame_floor
-from strn.run import run
-from strn.synth import PROFILES, SynthSpec
+from strn.train.convergence import convergence, effective_schedule, fitted_fall, rate_mass, record_convergence, window_for
+from strn.data.reference import dataset_levels, reference_levels, single_frame_floor
+from strn.train.run import run
+from strn.data.synth import PROFILES, SynthSpec
 
 
 def _hist(losses, errors):
@@ -129,7 +129,7 @@ def test_smoke_run_records_convergence_and_levels(tmp_path):
 def test_stored_verdicts_are_rewritten_by_the_current_rule(tmp_path):
     import json
 
-    from strn.record import rewrite_convergence
+    from strn.train.record import rewrite_convergence
 
     hist = _hist([2.0 - 0.1 * i for i in range(16)], [0.5] * 16)  # the loss still falls fast
     rec = {"name": "x", "seed": 0, "metrics": {"history": hist, "converged": True, "convergence": {"version": 3}},

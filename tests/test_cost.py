@@ -1,9 +1,9 @@
-"""Expected full-profile cost per notebook (strn/cost.py): arithmetic on measured rates."""
+"""Expected full-profile cost per notebook (strn/study/cost.py): arithmetic on measured rates."""
 import json
 
 import pytest
 
-from strn import cost
+from strn.study import cost
 from strn.config import make_config
 
 

@@ -138,7 +138,7 @@ def test_fill_decodes_in_worker_processes_and_leaves_bad_videos_to_get(tmp_path,
 
 
 def test_prepare_with_workers_fills_the_cache_before_indexing(tmp_path):
-    from strn.run import _prepare_cached
+    from strn.data.prepare import _prepare_cached
     from tests._data_helpers import make_layout
 
     root = make_layout(tmp_path / "ucf", ["A", "B"], n_groups=3, clips=2)

@@ -10,7 +10,7 @@ from strn.config import config_hash, make_config
 from strn.data.cache import FrameCache
 from strn.data.jpeg_entry import JpegFrames
 from strn.data.video import decode_sampled
-from strn.synth_files import write_video
+from strn.data.synth_files import write_video
 
 
 @pytest.fixture

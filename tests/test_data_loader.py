@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from strn import preempt
+from strn.train import preempt
 from strn.config import TrainConfig
 from strn.data.cache import FrameCache
 from strn.data.datasets import SequenceDataset
 from strn.data.loader import EpochLoader, load_batches, stack_items
 from strn.data.ucf101 import read_split
-from strn.engine import epoch_plan, fit_source
-from strn.synth import spec_for_profile
-from strn.synth_files import write_synthetic
-from strn.train import SequenceBatches, fit
+from strn.train.engine import epoch_plan, fit_source
+from strn.data.synth import spec_for_profile
+from strn.data.synth_files import write_synthetic
+from strn.train.fit import SequenceBatches, fit
 from tests._toy import ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")
@@ -149,12 +149,12 @@ RESUME_WITH_WORKERS = textwrap.dedent('''
     import os, signal, sys, torch
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    import strn.train
+    import strn.train.fit
     from strn.config import TrainConfig
-    from strn.train import fit
+    from strn.train.fit import fit
     from tests._toy import ToyDataset, ToySequenceNet
     ckpt, workers, kill_at = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    forward, calls = strn.train.SequenceBatches.forward, [0]
+    forward, calls = strn.train.fit.SequenceBatches.forward, [0]
 
     def counted(self, model, batch, gen):  # SIGKILL of the main process at its kill_at-th micro-batch
         calls[0] += 1
@@ -162,7 +162,7 @@ RESUME_WITH_WORKERS = textwrap.dedent('''
             os.kill(os.getpid(), signal.SIGKILL)
         return forward(self, model, batch, gen)
 
-    strn.train.SequenceBatches.forward = counted
+    strn.train.fit.SequenceBatches.forward = counted
     torch.manual_seed(0)
     model = ToySequenceNet()
     cfg = TrainConfig(epochs=3, batch_size=3, update_every=0.25, lr=0.01, checkpoint_every=2, seed=7)

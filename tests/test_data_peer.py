@@ -34,8 +34,8 @@ import pytest
 
 from strn.data.ucf101 import read_split
 from strn.data.video import count_frames, decode_sampled, n_sampled
-from strn.synth import spec_for_profile
-from strn.synth_files import write_synthetic
+from strn.data.synth import spec_for_profile
+from strn.data.synth_files import write_synthetic
 from tests._data_helpers import make_layout
 from tests._peer import cached_probe
 

@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from strn import plots, synth, synth_files
+from strn.data import synth, synth_files
+from strn.report import plots
 from strn.data import stats
 from strn.data.datasets import SequenceDataset
 from strn.data.cache import FrameCache

@@ -1,12 +1,12 @@
-"""strn/determinism.py: the process's kernel settings, on in the gpu profile only, applied on
+"""strn/train/determinism.py: the process's kernel settings, on in the gpu profile only, applied on
 CUDA devices only, and the weights digest that tells whether a rerun reproduced a stand-in."""
 import os
 
 import pytest
 import torch
 
-from strn import determinism
-from strn.engine import place_model
+from strn.train import determinism
+from strn.train.engine import place_model
 from strn.profiles import PROFILES
 
 

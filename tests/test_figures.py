@@ -9,7 +9,9 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from strn import architecture, experiments, plots, synth, synth_files, technical  # noqa: E402
+from strn.data import synth, synth_files  # noqa: E402
+from strn.report import plots  # noqa: E402
+from strn.study import architecture, experiments, technical  # noqa: E402
 from strn.config import make_config  # noqa: E402
 from strn.data import stats  # noqa: E402
 from strn.results import load_results  # noqa: E402

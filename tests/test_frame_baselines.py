@@ -1,4 +1,4 @@
-"""Tables 5.1/5.2 pipeline (strn.frame_baselines, strn.features, strn.baseline_training):
+"""Tables 5.1/5.2 pipeline (strn.study.frame_baselines, strn.train.features, strn.train.baseline_training):
 features, classifiers, results files, read-back, claims."""
 import json
 from pathlib import Path
@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from strn import baseline_training as bt
-from strn import claims, experiments, features
-from strn import frame_baselines as fb
+from strn.train import baseline_training as bt
+from strn.study import claims, experiments
+from strn.train import features
+from strn.study import frame_baselines as fb
 from strn.data.transforms import frames_input
-from strn.metrics import video_metrics
-from strn.rows import feature_row_name
+from strn.train.metrics import video_metrics
+from strn.study.rows import feature_row_name
 from strn.model.backbone import build_backbone
 from strn.model.baselines import FrameFeatureExtractor
 from strn.results import REQUIRED_KEYS, REQUIRED_METRICS
@@ -132,7 +133,7 @@ def test_rerun_reads_back_without_computing(smoke, monkeypatch):
 
 
 def test_features_and_pretraining_cached_across_result_folders(smoke, monkeypatch):
-    import strn.pretrain as pt
+    import strn.train.pretrain as pt
 
     feats = sorted((smoke["kw"]["data_dir"] / "features").glob("*.pt"))
     assert len(feats) == 2  # pretrained and finetuned backbones, all taps in one file each

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import gpu_cost_model as cm  # noqa: E402
 
-from strn.experiments import EXPERIMENTS  # noqa: E402
+from strn.study.experiments import EXPERIMENTS  # noqa: E402
 
 
 def test_projection_covers_every_experiment_and_states_what_must_give():

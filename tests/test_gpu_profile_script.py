@@ -11,8 +11,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from strn.experiments import EXPERIMENTS
-from strn.parallel import experiment_configs
+from strn.study.experiments import EXPERIMENTS
+from strn.study.parallel import experiment_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """The shape of `strn/`: no import cycle (module-level and function-level imports alike,
-read from the AST) and no file over 400 lines (issue 12)."""
+read from the AST), lower layers never import higher ones, and no file over 400 lines."""
 import ast
 from pathlib import Path
 
@@ -7,6 +7,16 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "strn"
 MAX_LINES = 400
+# The layers, bottom to top: a module may import its own layer and those below it. The bottom is
+# the top-level modules every layer reads (configuration, paths, digests, profiles, progress, the
+# results files, storage checks); `strn.cli` and the package root sit on top.
+LAYERS = ("bottom", "data", "model", "train", "study", "report", "cli")
+TOP_LEVEL = {"strn.config", "strn.digest", "strn.paths", "strn.profiles", "strn.progress", "strn.results",
+             "strn.storage"}
+# Leaf modules of a higher package that the bottom's `strn.config` reads to validate a
+# configuration (the canonical block names; a synthetic set's lengths). They may import only the
+# bottom layer themselves (checked below), so reading them pulls nothing above it in.
+READ_BY_CONFIG = {"strn.model.positions", "strn.data.synth"}
 
 
 def _module_name(path: Path) -> str:
@@ -78,6 +88,63 @@ def test_finder_sees_a_cycle_and_function_level_imports(tmp_path):
     assert _imports("strn.x", p, {"strn.x", "strn.y"}) == {"strn.y"}
     p.write_text("from . import y\n")
     assert _imports("strn.x", p, {"strn", "strn.x", "strn.y"}) == {"strn.y"}
+
+
+def layer(module: str) -> str:
+    """The layer of a module of strn/, by its package (`strn.train.run` -> "train")."""
+    parts = module.split(".")
+    if module in TOP_LEVEL:
+        return "bottom"
+    if module == "strn" or parts[1] == "cli":
+        return "cli"
+    assert parts[1] in LAYERS, f"{module}: a new top-level module or package needs a place in LAYERS (tests/test_import_graph.py)"
+    return parts[1]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a higher layer, as "a (layer) -> b (layer)"."""
+    out = []
+    for m, deps in sorted(graph.items()):
+        for d in sorted(deps):
+            if LAYERS.index(layer(d)) <= LAYERS.index(layer(m)):
+                continue
+            if m == "strn.config" and d in READ_BY_CONFIG:
+                continue
+            out.append(f"{m} ({layer(m)}) -> {d} ({layer(d)})")
+    return out
+
+
+def test_layer_finder_sees_an_upward_import():
+    assert upward_imports({"strn.data.x": {"strn.train.run"}, "strn.train.run": {"strn.data.x"}}) == [
+        "strn.data.x (data) -> strn.train.run (train)"]
+    assert upward_imports({"strn.report.page": {"strn.study.claims", "strn.config"}, "strn.cli": {"strn.report.page"}}) == []
+    assert upward_imports({"strn.config": {"strn.model.positions"}}) == []
+    assert upward_imports({"strn.config": {"strn.model.strn"}}) == ["strn.config (bottom) -> strn.model.strn (model)"]
+
+
+def test_lower_layers_never_import_higher_ones():
+    """data -> model -> train -> study -> report -> cli, over config/paths/digest/profiles/progress/
+    results/storage at the bottom (each subpackage's __init__ docstring says what it may import)."""
+    bad = upward_imports(import_graph())
+    assert not bad, "a lower layer imports a higher one (move the shared piece down, or the caller up):\n" + "\n".join(bad)
+
+
+def test_what_config_reads_above_the_bottom_imports_only_the_bottom():
+    graph = import_graph()
+    for m in READ_BY_CONFIG:
+        assert {layer(d) for d in graph[m]} <= {"bottom"}, f"{m} imports {sorted(graph[m])}: strn.config may not read it"
+
+
+def test_each_subpackage_says_what_it_holds_and_may_import():
+    for pkg in LAYERS[1:-1]:
+        doc = ast.get_docstring(ast.parse((PKG / pkg / "__init__.py").read_text())) or ""
+        assert "May import" in doc, f"strn/{pkg}/__init__.py: say what the package holds and what it may import"
+
+
+def test_the_top_level_stays_small():
+    top = sorted(p.name for p in PKG.glob("*.py"))
+    assert len(top) <= 10, f"strn/ has {len(top)} top-level modules ({', '.join(top)}): put new ones in a layer's package"
+    assert {f"strn.{p[:-3]}" for p in top} - {"strn.__init__", "strn.cli"} <= TOP_LEVEL
 
 
 def test_no_import_cycle_in_strn():

@@ -9,8 +9,8 @@ import pytest
 import strn
 from strn.cli import main
 from strn.config import make_config
-from strn.run import checkpoint_path, run
-from strn.engine import epoch_log_path
+from strn.train.run import checkpoint_path, run
+from strn.train.engine import epoch_log_path
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +145,9 @@ def test_a_run_no_command_can_remake_says_how_from_python(trained, tmp_path, cap
     (tmp_path / "x").mkdir()
     lone = tmp_path / "x" / "adam-1pct__seed0.json"
     lone.write_text(trained["json"].read_text())
-    assert strn.inference.retrain_command(json.loads(lone.read_text()), tmp_path) is None
+    assert strn.study.inference.retrain_command(json.loads(lone.read_text()), tmp_path) is None
     assert main(["evaluate", str(lone)]) == 2
-    assert "strn.run.run(" in capsys.readouterr().err
+    assert "strn.train.run.run(" in capsys.readouterr().err
 
 
 def test_a_missing_video_is_named_as_a_missing_file(trained, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The error rates of the claims' comparison rule (strn/intervals.py), measured by simulation.
+"""The error rates of the claims' comparison rule (strn/train/intervals.py), measured by simulation.
 
 Rows are drawn as the demo's are: n = 3 (and 5) seeds, seed-to-seed standard deviations
 from 0.01 to 0.06 (the committed demo's rows: 0.000 to 0.066, median 0.02), equal or
@@ -12,8 +12,8 @@ different 6% of the time at n = 3 with spreads 0.01 against 0.06.
 import numpy as np
 import pytest
 
-from strn import intervals
-from strn.intervals import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, decide_equal, decide_lower, welch_interval)
+from strn.train import intervals
+from strn.train.intervals import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, decide_equal, decide_lower, welch_interval)
 
 SPREADS = [(0.02, 0.02), (0.01, 0.06), (0.06, 0.06)]
 N_SIM = 20_000

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from strn.config import PROFILES
-from strn.notebook import PROFILE_HELP
+from strn.report.notebook import PROFILE_HELP
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,7 +1,7 @@
-"""Accuracy by kind of motion (strn/motion_breakdown.py): the evidence notebooks 05.3-05.7 show."""
+"""Accuracy by kind of motion (strn/study/motion_breakdown.py): the evidence notebooks 05.3-05.7 show."""
 import pytest
 
-from strn.motion_breakdown import accuracy_by_motion, motion_kind
+from strn.study.motion_breakdown import accuracy_by_motion, motion_kind
 
 
 def _rec(name, seed, acc, converged=True):

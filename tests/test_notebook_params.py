@@ -7,7 +7,7 @@ import pytest
 
 from strn.cli import main
 from strn.config import ConfigError
-from strn.notebook import parse_seeds
+from strn.report.notebook import parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def test_papermill_shows_every_parameter_with_its_type():
 def test_context_checks_name_the_failed_rows(tmp_path):
     import pandas as pd
 
-    from strn import notebook as nb
+    from strn.report import notebook as nb
 
     ctx = nb.setup(profile="smoke", results_dir=str(tmp_path), figures_dir=str(tmp_path))
     ok = pd.DataFrame([{"check": "holds", "value": 1, "passed": True}])
@@ -55,7 +55,7 @@ def test_context_checks_name_the_failed_rows(tmp_path):
 def test_context_compute_writes_the_summary_it_returns(tmp_path):
     import json
 
-    from strn import notebook as nb
+    from strn.report import notebook as nb
 
     ctx = nb.setup(profile="smoke", results_dir=str(tmp_path), figures_dir=str(tmp_path))
     data = ctx.compute("03_technical_details")

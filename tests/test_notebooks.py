@@ -9,14 +9,14 @@ import nbformat
 import papermill as pm
 import pytest
 
-from strn import report
-from strn.parallel import default_jobs
-from strn.notebook import NOTEBOOK_PARAMETERS
+from strn.report import build as report, notebook_runs
+from strn.study.parallel import default_jobs
+from strn.report.notebook import NOTEBOOK_PARAMETERS
 from strn.results import REQUIRED_KEYS, REQUIRED_METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
-NUMBERED = report.numbered_notebooks()
+NUMBERED = notebook_runs.numbered_notebooks()
 SUMMARY_ONLY = {"03_technical_details", "04_architecture", "05_1_dataset"}
 
 
@@ -50,7 +50,7 @@ def smoke_run(tmp_path_factory):
     executed = {}
     for src in NUMBERED:
         dst = tmp / "executed" / src.name
-        report.execute(src, dst, {"profile": "smoke", "results_dir": str(results), "figures_dir": str(figures)})
+        notebook_runs.execute(src, dst, {"profile": "smoke", "results_dir": str(results), "figures_dir": str(figures)})
         executed[src.stem] = dst
     after = _repo_files()
     yield {"tmp": tmp, "results": results, "figures": figures, "executed": executed, "new_files": after - before}
@@ -90,7 +90,7 @@ def test_notebook_results_and_figures(smoke_run, stem):
 def test_rerun_reads_results_back_instead_of_training(smoke_run, tmp_path):
     src = NUMBERED[-1]
     stored = {p: p.stat().st_mtime_ns for p in (smoke_run["results"] / src.stem).glob("*.json")}
-    report.execute(src, tmp_path / "again.ipynb", {"profile": "smoke", "results_dir": str(smoke_run["results"]),
+    notebook_runs.execute(src, tmp_path / "again.ipynb", {"profile": "smoke", "results_dir": str(smoke_run["results"]),
                                                    "figures_dir": str(tmp_path / "fig")})
     assert stored and {p: p.stat().st_mtime_ns for p in stored} == stored
 
@@ -137,10 +137,10 @@ def test_master_builds_the_report_from_stored_results(smoke_run, capfd):
 def test_notebooks_side_by_side_keep_their_order_and_report_failures(smoke_run, tmp_path):
     stems = ["04_architecture", "05_1_dataset"]
     kw = dict(results_dir=smoke_run["results"], figures_dir=tmp_path / "fig", notebooks=stems, jobs=2)
-    runs = report.run_notebooks("smoke", **kw)
+    runs = notebook_runs.run_notebooks("smoke", **kw)
     assert [r["notebook"] for r in runs] == stems and [r["status"] for r in runs] == ["ok", "ok"]
-    assert report.at_a_time(runs) == 2 and report.wall_seconds(runs) < sum(r["seconds"] for r in runs)
-    bad = report.run_notebooks("smoke", seeds="x", **kw)  # every notebook rejects the seeds
+    assert notebook_runs.at_a_time(runs) == 2 and notebook_runs.wall_seconds(runs) < sum(r["seconds"] for r in runs)
+    bad = notebook_runs.run_notebooks("smoke", seeds="x", **kw)  # every notebook rejects the seeds
     assert [r["notebook"] for r in bad] == stems and [r["status"] for r in bad] == ["failed", "failed"]
     assert all("seeds='x' is not understood" in r["error"] for r in bad)
 
@@ -148,16 +148,16 @@ def test_notebooks_side_by_side_keep_their_order_and_report_failures(smoke_run, 
 def test_wall_time_and_concurrency_of_notebook_rows():
     rows = [{"seconds": 10, "started": 0, "ended": 10}, {"seconds": 8, "started": 0.1, "ended": 8.1},
             {"seconds": 5, "started": 8.1, "ended": 13.1}, {"seconds": 3, "started": 10, "ended": 13}]
-    assert report.wall_seconds(rows) == pytest.approx(13.1) and report.at_a_time(rows) == 2
+    assert notebook_runs.wall_seconds(rows) == pytest.approx(13.1) and notebook_runs.at_a_time(rows) == 2
     one_by_one = [{"seconds": 4, "started": 0, "ended": 4}, {"seconds": 5, "started": 4, "ended": 9}]
-    assert report.wall_seconds(one_by_one) == 9 and report.at_a_time(one_by_one) == 1
+    assert notebook_runs.wall_seconds(one_by_one) == 9 and notebook_runs.at_a_time(one_by_one) == 1
     # rows of an older execution carry no start and end: their sum, one at a time
-    assert report.wall_seconds([{"seconds": 1}, {"seconds": 2}]) == 3 and report.at_a_time([{"seconds": 1}]) == 1
+    assert notebook_runs.wall_seconds([{"seconds": 1}, {"seconds": 2}]) == 3 and notebook_runs.at_a_time([{"seconds": 1}]) == 1
 
 
 def test_undeclared_parameter_is_rejected_by_the_executor(tmp_path):
     with pytest.raises(ValueError, match="does not declare parameter.*epochs"):
-        report.execute(NUMBERED[0], tmp_path / "x.ipynb", {"profile": "smoke", "epochs": 3})
+        notebook_runs.execute(NUMBERED[0], tmp_path / "x.ipynb", {"profile": "smoke", "epochs": 3})
 
 
 def test_undeclared_parameter_is_rejected_under_plain_papermill(tmp_path):
@@ -183,7 +183,7 @@ def test_report_page_in_headless_chromium(smoke_run, tmp_path):
     import html as html_mod
     import re
 
-    from strn import experiments
+    from strn.study import experiments
 
     chromium = _chromium()
     if not chromium:
@@ -217,7 +217,7 @@ def test_executed_notebook_has_few_stream_outputs(smoke_run, tmp_path, monkeypat
     monkeypatch.delenv("STRN_QUIET", raising=False)
     monkeypatch.setenv("STRN_PROGRESS", "log")
     src = next(p for p in NUMBERED if p.stem == "05_3_learning_algorithms")
-    dst = report.execute(src, tmp_path / "x.ipynb", {"profile": "smoke", "results_dir": str(tmp_path / "r"),
+    dst = notebook_runs.execute(src, tmp_path / "x.ipynb", {"profile": "smoke", "results_dir": str(tmp_path / "r"),
                                                       "figures_dir": str(tmp_path / "f")})
     nb = nbformat.read(dst, as_version=4)
     streams = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"]

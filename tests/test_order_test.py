@@ -9,9 +9,10 @@ import torch
 
 matplotlib.use("Agg")
 
-from strn import order_test, plots  # noqa: E402
+from strn.report import plots  # noqa: E402
+from strn.study import order_test  # noqa: E402
 from strn.config import make_config  # noqa: E402
-from strn.run import checkpoint_path, run  # noqa: E402
+from strn.train.run import checkpoint_path, run  # noqa: E402
 
 KEY = "06_beyond_the_thesis"
 

@@ -1,4 +1,4 @@
-"""The CPU pool that trains a profile's STRN runs before the notebooks (strn/parallel.py)."""
+"""The CPU pool that trains a profile's STRN runs before the notebooks (strn/study/parallel.py)."""
 import os
 import signal
 import subprocess
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from strn import frame_baselines, parallel
+from strn.study import frame_baselines, parallel
 from strn.config import config_hash
-from strn.experiments import EXPERIMENTS, run_experiment
-from strn import run as run_module
-from strn.run import run
+from strn.study.experiments import EXPERIMENTS, run_experiment
+from strn.train import run as run_module
+from strn.train.run import run
 
 
 def test_every_strn_row_is_listed_once_per_configuration():
@@ -144,7 +144,7 @@ def test_the_todo_seeds_of_a_configuration_train_as_one_stacked_job(tmp_path, mo
 _POOL_OWNER = """
 import multiprocessing as mp, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
-from strn import parallel
+from strn.study import parallel
 pool = ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("spawn"),
                            initializer=parallel._worker_init, initargs=(os.getpid(),))
 for _ in range(2):

@@ -3,7 +3,8 @@ import dataclasses
 
 import torch
 
-from strn import pretrain, synth
+from strn.data import synth
+from strn.train import pretrain
 from strn.model.backbone import build_backbone, load_weights
 
 TINY = pretrain.PretrainSpec(width=4, size=32, n_train=48, n_test=16, n_scenes=4, epochs=1, batch_size=16)
@@ -76,6 +77,7 @@ def test_pretrained_backbone_beats_random_and_is_cached(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "pretrained" and path.name.endswith(".pt")
     assert pretrain.checkpoint_name(pretrain.pretrain_spec("smoke")) == path.name
     meta = pretrain.load_meta(path)
+    assert meta["version"] == pretrain.PRETRAIN_VERSION  # the file says which version made it
     spec = pretrain.pretrain_spec("smoke")
     x, y = pretrain.make_stills(spec, 384, 1)  # the held-out stills
     net = build_backbone(width=spec.width, num_classes=len(pretrain.pretrain_classes()))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from strn import readme_table
+from strn.report import readme_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -57,7 +57,7 @@ def test_results_and_checkpoints_honour_the_umask(tmp_path):
 
 def test_a_set_variant_gets_its_own_file(tmp_path):
     from strn.config import config_hash
-    from strn.experiments import get_experiment, row_config
+    from strn.study.experiments import get_experiment, row_config
     from strn.results import result_path
 
     exp = get_experiment("05_3_learning_algorithms")

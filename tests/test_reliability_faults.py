@@ -13,7 +13,7 @@ import torch
 
 from strn import results as res
 from strn.config import config_hash, make_config
-from strn.provenance import find_reusable
+from strn.train.provenance import find_reusable
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 PROV = {"synth_generator_version": 3, "pretrain_version": 3, "init_digest": "0123456789abcdef"}

@@ -6,7 +6,7 @@ the stand-in cached, and whichever ran first was stored and reused by hash."""
 import shutil
 
 from strn.config import make_config
-from strn.run import run
+from strn.train.run import run
 
 
 def test_fresh_and_warm_data_folders_store_the_same_numbers(tmp_path):
@@ -31,7 +31,7 @@ def test_pretraining_leaves_the_callers_generators_as_it_found_them():
 
     import torch
 
-    from strn.pretrain import pretrain_spec, train_on_stills
+    from strn.train.pretrain import pretrain_spec, train_on_stills
 
     spec = dataclasses.replace(pretrain_spec("smoke"), n_train=32, n_test=16, n_scenes=4, epochs=1, size=16)
     torch.manual_seed(5)

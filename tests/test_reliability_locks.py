@@ -7,12 +7,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from strn.preempt import PREEMPT_EXIT
-from strn.synth_files import MARKER, ensure_synthetic
+from strn.train.preempt import PREEMPT_EXIT
+from strn.data.synth_files import MARKER, ensure_synthetic
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 
-ENSURE = "import sys; sys.path.insert(0, {root!r}); from strn.synth_files import ensure_synthetic; " \
+ENSURE = "import sys; sys.path.insert(0, {root!r}); from strn.data.synth_files import ensure_synthetic; " \
          "ensure_synthetic('smoke', {data!r})"
 
 
@@ -76,14 +76,14 @@ def test_two_processes_preparing_one_cached_file_compute_it_once(tmp_path):
 STAND_IN = textwrap.dedent('''
     import sys, time, torch
     sys.path.insert(0, {root!r})
-    import strn.pretrain
+    import strn.train.pretrain
     def pretraining(spec, device="cpu", progress=None):  # counted, and slow enough for the other to arrive
         with open({count!r}, "a") as f:
             f.write("x")
         time.sleep(3)
         return torch.nn.Linear(1, 1), {{}}
-    strn.pretrain.train_on_stills = pretraining
-    strn.pretrain.pretrained_backbone("smoke", {data!r})
+    strn.train.pretrain.train_on_stills = pretraining
+    strn.train.pretrain.pretrained_backbone("smoke", {data!r})
 ''')
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from strn import results as res
 from strn.config import config_hash, make_config
-from strn.provenance import KEYS, ProvenanceMismatch, find_reusable, mismatch, provenance
+from strn.train.provenance import KEYS, ProvenanceMismatch, find_reusable, mismatch, provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 PROV = {"synth_generator_version": 3, "pretrain_version": 3, "init_digest": "0123456789abcdef"}
@@ -84,18 +84,15 @@ def test_provenance_of_a_run(tmp_path):
 
 
 def test_backfill_is_idempotent():
-    import importlib.util
+    from strn.study import backfill_provenance as mod
 
-    spec = importlib.util.spec_from_file_location("backfill", ROOT / "benchmarks" / "backfill_provenance.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     rec = json.loads(next((ROOT / "results" / "demo").glob("05_3*/*.json")).read_text())
     assert mod.backfill(rec, None) is None  # already there: left as it is
 
 
 def test_a_result_made_while_a_video_was_skipped_is_not_reused_once_it_reads(tmp_path):
     from strn.data.ucf101 import find_layout
-    from strn.synth_files import ensure_synthetic
+    from strn.data.synth_files import ensure_synthetic
 
     root = ensure_synthetic("smoke", tmp_path)
     videos, _ = find_layout(root)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from strn.preempt import PREEMPT_EXIT
+from strn.train.preempt import PREEMPT_EXIT
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -16,8 +16,8 @@ JOB = textwrap.dedent('''
     import os, signal, sys, torch
     sys.path.insert(0, {root!r})
     from strn.config import TrainConfig
-    from strn.preempt import exit_between_runs
-    from strn.train import fit
+    from strn.train.preempt import exit_between_runs
+    from strn.train.fit import fit
     from tests._toy import ToyDataset, ToySequenceNet
     mode, ckpt = sys.argv[1], __import__("pathlib").Path(sys.argv[2])
     exit_between_runs()  # as `strn run` does
@@ -81,7 +81,7 @@ def test_sigterm_while_writing_leaves_the_old_file_whole(tmp_path):
 STOP = textwrap.dedent('''
     import signal, sys, threading, time
     sys.path.insert(0, {root!r})
-    from strn.parallel import _stop_with_parent
+    from strn.study.parallel import _stop_with_parent
     got = []
     signal.signal(signal.SIGTERM, lambda *_: got.append(1))  # a run in the worker: checkpoint and exit
     threading.Thread(target=_stop_with_parent, args=(-1, 0.2), daemon=True).start()  # -1: the parent is gone

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from strn.preempt import PREEMPT_EXIT
+from strn.train.preempt import PREEMPT_EXIT
 from strn.results import load_result
 
 ROOT = Path(__file__).resolve().parent.parent

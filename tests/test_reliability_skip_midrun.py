@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-import strn.run as run_mod
-import strn.skips as skips
+import strn.train.run as run_mod
+import strn.data.skips as skips
 from strn.config import make_config
 from strn.data.cache import FrameCache
 from strn.data.datasets import UNREADABLE, SequenceDataset, drop_unreadable
 from strn.data.loader import load_batches
 from strn.data.ucf101 import read_split
 from strn.data.video import VideoReadError
-from strn.skips import TooManySkippedError
+from strn.data.skips import TooManySkippedError
 from tests._data_helpers import make_layout
 
 CLASSES = ["Apple", "Banana", "Cherry"]

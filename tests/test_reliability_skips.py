@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-import strn.skips as skips
-from strn.skips import TooManySkippedError, allowed_skips, check_skipped
+import strn.data.skips as skips
+from strn.data.skips import TooManySkippedError, allowed_skips, check_skipped
 
 
 def _data(n_train, n_test, train_skips, test_skips):

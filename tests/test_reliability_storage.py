@@ -6,7 +6,7 @@ from collections import namedtuple
 import pytest
 import torch
 
-import strn.run as run_mod
+import strn.train.run as run_mod
 import strn.storage as storage
 from strn.config import make_config
 from strn.results import atomic_torch_save, atomic_write_text

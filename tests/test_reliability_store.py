@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from strn.run import IncompleteResultError, check_whole
+from strn.train.run import IncompleteResultError, check_whole
 
 _RACE = r"""
 import sys
-from strn.synth_files import ensure_synthetic, MARKER
+from strn.data.synth_files import ensure_synthetic, MARKER
 from strn.data.ucf101 import read_split
 root = ensure_synthetic("smoke", sys.argv[1])
 import time
@@ -40,7 +40,7 @@ def test_incomplete_results_are_errors():
 @pytest.mark.parametrize("attempt", range(4))
 def test_two_processes_on_a_fresh_data_folder(tmp_path, attempt):
     """Two processes prepare the smoke set at once; both must then see every listed file.
-    Before the lock (strn/synth.py), the second installer removed the first one's set."""
+    Before the lock (strn/data/synth.py), the second installer removed the first one's set."""
     procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(tmp_path)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]

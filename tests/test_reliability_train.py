@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.preempt import PREEMPT_EXIT
-from strn.train import fit
+from strn.train.preempt import PREEMPT_EXIT
+from strn.train.fit import fit
 from tests._toy import ToyDataset, ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")
@@ -50,7 +50,7 @@ JOB = textwrap.dedent('''
     import signal, sys, torch
     sys.path.insert(0, {root!r})
     from strn.config import TrainConfig
-    from strn.train import fit
+    from strn.train.fit import fit
     from tests._toy import ToyDataset, ToySequenceNet
     kill_at = None if sys.argv[2] == "none" else int(sys.argv[2])
     torch.manual_seed(0)

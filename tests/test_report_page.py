@@ -15,9 +15,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from strn import claims, notebook_runs, report, report_page, timing  # noqa: E402
-from strn.plots import figure_problems  # noqa: E402
-from strn.plots.central import per_seed, strn_vs_frame_average  # noqa: E402
+from strn.report import build as report, notebook_runs, timing  # noqa: E402
+from strn.report import page as report_page  # noqa: E402
+from strn.study import claims  # noqa: E402
+from strn.report.plots import figure_problems  # noqa: E402
+from strn.report.plots.central import per_seed, strn_vs_frame_average  # noqa: E402
 from strn.results import load_results  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent.parent / "results" / "demo"

@@ -3,7 +3,7 @@ import json
 import shutil
 from html import unescape
 
-from strn import report
+from strn.report import build as report, page
 
 
 def test_skipped_videos_are_listed_once_and_counted(tmp_path):
@@ -11,10 +11,10 @@ def test_skipped_videos_are_listed_once_and_counted(tmp_path):
             {"skipped_videos": [{"path": "A/v_a.avi", "reason": "no video stream"},
                                 {"path": "B/v_b.avi", "reason": "truncated"}]},
             {"skipped_videos": []}, {}]
-    assert [s["path"] for s in report.skipped_videos(recs)] == ["A/v_a.avi", "B/v_b.avi"]
-    text = report.skipped_text(recs)
+    assert [s["path"] for s in page.skipped_videos(recs)] == ["A/v_a.avi", "B/v_b.avi"]
+    text = page.skipped_text(recs)
     assert text.startswith("2 video(s) skipped") and "truncated" in text
-    assert report.skipped_text([{}]) == "no video was skipped"
+    assert page.skipped_text([{}]) == "no video was skipped"
 
 
 def test_summary_and_report_page_say_what_was_skipped(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from strn import results as res
 from strn.config import make_config
-from strn.provenance import find_reusable
+from strn.train.provenance import find_reusable
 
 
 def _record(cfg, error=0.25):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.engine import make_optimizer
-from strn.experiments import get_experiment, row_config
+from strn.train.engine import make_optimizer
+from strn.study.experiments import get_experiment, row_config
 
 
 def _steps(lrs):

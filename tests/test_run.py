@@ -3,7 +3,8 @@ import time
 import pytest
 
 from strn.config import make_config
-from strn.run import dataset_root, run
+from strn.data.prepare import dataset_root
+from strn.train.run import run
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_stored_run_built_otherwise_is_not_served_back(smoke_env):
     import json
 
     from strn.config import config_hash
-    from strn.provenance import mismatch
+    from strn.train.provenance import mismatch
     from strn.results import SCHEMA_VERSION, result_path
 
     cfg = make_config("smoke", {"data": {"seq_len": 5}}, experiment="05_6_temporal_context", name="context-5")

@@ -1,4 +1,4 @@
-"""The seeds of one configuration trained as one stacked job (strn/stacked_run.py, strn/stacked_fit.py):
+"""The seeds of one configuration trained as one stacked job (strn/train/stacked_run.py, strn/train/stacked_fit.py):
 per-seed records as `run` writes them, the numbers of single-seed training, exact resume."""
 import csv
 import dataclasses
@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from strn import parallel, results as res
-from strn import run as run_mod
-from strn import stacked_fit, stacked_run, train
-from strn.engine import epoch_log_path
-from strn.inference import load_trained
-from strn.run import checkpoint_path, run
-from strn.stacked_fit import seed_log_checkpoint
-from strn.stacked_run import check_stackable, run_stacked, stacked_checkpoint_path
+from strn import results as res
+from strn.study import parallel
+from strn.train import run as run_mod
+from strn.train import fit as train, stacked_fit, stacked_run
+from strn.train.engine import epoch_log_path
+from strn.study.inference import load_trained
+from strn.train.run import checkpoint_path, run
+from strn.train.stacked_fit import seed_log_checkpoint
+from strn.train.stacked_run import check_stackable, run_stacked, stacked_checkpoint_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,9 +116,9 @@ from pathlib import Path
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 import torch
 torch.set_num_threads(1)
-import strn.stacked_fit as sf
+import strn.train.stacked_fit as sf
 from test_stacked_run import _cfgs
-from strn.stacked_run import run_stacked
+from strn.train.stacked_run import run_stacked
 results, data, kill_at, sig = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), getattr(signal, sys.argv[4])
 stack_inputs, calls = sf.stack_inputs, [0]
 

@@ -2,7 +2,7 @@
 whether the rows come out in the thesis's order."""
 import pytest
 
-from strn import experiments
+from strn.study import experiments
 
 
 def _recs(errors, key="05_4_recurrent_connection"):

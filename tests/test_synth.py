@@ -9,13 +9,13 @@ import re
 import numpy as np
 import pytest
 
-import strn.synth as synth
-import strn.synth_files as synth_files
+import strn.data.synth as synth
+import strn.data.synth_files as synth_files
 from strn.data.ucf101 import group_overlap, read_split
 from strn.data.video import count_frames, decode_sampled
-from strn.synth import (MOTIONS, OPACITY_RANGE, RADIUS_RANGE, SynthSpec, opacities, clip_frames, positions, radii, ramp,
+from strn.data.synth import (MOTIONS, OPACITY_RANGE, RADIUS_RANGE, SynthSpec, opacities, clip_frames, positions, radii, ramp,
                         render_frame, render_scene, sample_clip, spec_for_profile)
-from strn.synth_files import ensure_synthetic, split_test_groups, write_synthetic
+from strn.data.synth_files import ensure_synthetic, split_test_groups, write_synthetic
 
 SMOKE = spec_for_profile("smoke")
 
@@ -206,7 +206,7 @@ def test_scene_per_group_hides_the_class_and_opacity_range_is_the_specs():
     carries no class information; a set's opacity range bounds its fades."""
     spec = SynthSpec(n_shapes=3, motions=("MoveLeft", "FadeIn", "FadeOut"), n_groups=3, clips_per_group=(1, 1),
                      scenes_by_shape=False, opacity=(0.3, 0.7))
-    from strn.synth import SHAPES, sample_clip
+    from strn.data.synth import SHAPES, sample_clip
 
     scenes = {sample_clip(spec, s, m, 2, 1).scene_seed for s in SHAPES[:3] for m in spec.motions}
     assert len(scenes) == 1
@@ -225,7 +225,7 @@ def test_a_broken_writer_pool_leaves_the_rest_to_this_process(tmp_path, monkeypa
     not the set: a warning, then every clip written here, the same files."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from strn import synth_files
+    from strn.data import synth_files
 
     class Broken:
         def __init__(self, *a, **k):

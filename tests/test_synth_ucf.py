@@ -5,7 +5,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from strn.data.video import scaled_dims, decode_sampled
-from strn.synth_ucf import UcfShapedSpec, write_ucf_shaped
+from strn.data.synth_ucf import UcfShapedSpec, write_ucf_shaped
 
 SPEC = UcfShapedSpec(n_clips=2, median_s=0.6, min_s=0.4, max_s=1.0, sigma=0.3, seed=3)
 

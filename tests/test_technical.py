@@ -1,10 +1,11 @@
-"""strn.technical: activations, optimisers and gradients through time (notebook 03)."""
+"""strn.study.technical: activations, optimisers and gradients through time (notebook 03)."""
 import json
 
 import numpy as np
 import pytest
 
-from strn import results, technical
+from strn import results
+from strn.study import technical
 
 
 def test_activation_derivatives_match_closed_forms():

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from strn.config import TrainConfig
-from strn.checkpoint import TrainState
-from strn.engine import NonFiniteLossError, epoch_plan, step_size
-from strn.train import evaluate, fit, train_one_epoch
+from strn.train.checkpoint import TrainState
+from strn.train.engine import NonFiniteLossError, epoch_plan, step_size
+from strn.train.fit import evaluate, fit, train_one_epoch
 from tests._toy import ToyDataset, ToySequenceNet, assert_same_outcome
 
 CPU = torch.device("cpu")
@@ -109,7 +109,7 @@ RESUME_SCRIPT = textwrap.dedent('''
     import sys, torch
     sys.path.insert(0, {root!r})
     from strn.config import TrainConfig
-    from strn.train import fit
+    from strn.train.fit import fit
     from tests._toy import ToyDataset, ToySequenceNet
     kill_at = None if sys.argv[2] == "none" else int(sys.argv[2])
     kill_on = int(sys.argv[3])

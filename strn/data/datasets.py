@@ -21,7 +21,7 @@ from strn.data.cache import FrameCache
 from strn.data.ucf101 import SplitIndex, VideoEntry
 from strn.data.video import VideoReadError, sequence_windows
 from strn.progress import quiet
-from strn.skips import announce, check_limit
+from strn.data.skips import announce, check_limit
 
 # Label of a sequence whose video failed to read after indexing (on_bad_video="skip"). It is
 # F.cross_entropy's default ignore_index, so a loss over a batch that still holds one ignores it.
@@ -117,7 +117,7 @@ class SequenceDataset(Dataset):
     def skip_unreadable(self, video_idx: int) -> None:
         """Record ``.videos[video_idx]``, which failed to read after indexing, as skipped (once):
         printed, listed in ``.skipped`` and counted against the split's skip limit (raises
-        ``strn.skips.TooManySkippedError`` beyond it)."""
+        ``strn.data.skips.TooManySkippedError`` beyond it)."""
         if video_idx in self._unreadable:
             return
         self._unreadable.add(video_idx)

@@ -8,7 +8,7 @@ epoch. A DataLoader made per epoch would fork its workers again at every epoch s
 the first batch of every epoch would wait for them (``benchmarks/bench_loader.py``).
 
 Exact resume does not depend on the workers: an item is a pure function of its index (the
-frames of a cached video), the crops are drawn in the main process (`strn.engine`), and the
+frames of a cached video), the crops are drawn in the main process (`strn.train.engine`), and the
 workers' own random state is seeded from a private generator, not from torch's global one
 (which a checkpoint saves). So 0 or N workers, persistent or not, give the same batches.
 """

@@ -8,7 +8,7 @@ always decodes). From the lengths it derives what the study trains on: sampled f
 at the rate r, sequences of T (``sequence_windows``), and how many videos are shorter than
 T sampled frames (one padded sequence, STUDY §2).
 
-This module computes; ``strn.plots.dataset`` draws what :func:`compute` returned.
+This module computes; ``strn.report.plots.dataset`` draws what :func:`compute` returned.
 """
 from __future__ import annotations
 

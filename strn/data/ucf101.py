@@ -180,7 +180,7 @@ VAL_SPLIT_SEED = 0
 
 def read_train_split(root: str | Path, split: int = 1) -> SplitIndex:
     """Index of the training list of split ``split`` only: the test list is neither opened nor
-    checked, so nothing built on it can reach a test video (calibration, `strn.calibrate`)."""
+    checked, so nothing built on it can reach a test video (calibration, `strn.study.calibrate`)."""
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3, got {split}")
     videos_dir, lists_dir = find_layout(root)

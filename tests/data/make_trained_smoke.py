@@ -14,7 +14,7 @@ import torch
 
 from strn.config import make_config
 from strn.results import atomic_torch_save
-from strn.run import checkpoint_path, run
+from strn.train.run import checkpoint_path, run
 
 OUT = Path(__file__).resolve().parent / "trained_smoke"
 
