@@ -244,7 +244,7 @@ def draw(profile: str = "demo", *, validation: str | Path | None = None, identit
     ident = json.loads(ipath.read_text()) if ipath.exists() else None
     if ident is not None and ident.get("profile") != profile:
         ident = None
-    fig = calibration_figure(val, ident)
+    fig = calibration_figure(val, THESIS_MODEL[1], ident)
     problems = figure_problems(fig)
     if problems:
         raise RuntimeError("calibration figure: " + "; ".join(problems))
