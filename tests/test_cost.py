@@ -39,7 +39,7 @@ def test_one_run_is_epochs_times_frames_over_rate(tmp_path):
 def test_configurations_shared_between_notebooks_are_counted_once(tmp_path):
     rates = _bench(tmp_path)
     rows = {r["notebook"]: r for r in cost.notebook_estimates(rates)}
-    assert [r["notebook"] for r in cost.notebook_estimates(rates)] == list(cost.NOTEBOOKS)
+    assert [r["notebook"] for r in cost.notebook_estimates(rates)] == cost.notebooks()
     assert rows["05_3_learning_algorithms"]["runs"] == 4  # ADAM 1%, ADAM 10%, RPROP 10%, ADAM 10% at equal steps
     # the equal-steps row runs ADAM 10% for as many optimiser steps as ADAM 1%: ~10x its epochs
     exp = cost.get_experiment("05_3_learning_algorithms")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from strn.train import baseline_training as bt
-from strn.study import claims, experiments
+from strn.study import claims, experiments, tables
 from strn.train import features
 from strn.study import frame_baselines as fb
 from strn.data.transforms import frames_input
@@ -50,7 +50,7 @@ def test_experiment_registered_with_all_thesis_cells():
         s = r.params
         assert feature_row_name(s["tap"], s["method"], s["znorm"], s["finetuned"]) == r.name
         assert r.overrides["model"]["kind"] == f"feat_{s['method']}" and r.overrides["train"]["lr"] == 0.01
-    assert [c for c, _, _ in claims.CLAIMS[KEY]] == [1, 2]
+    assert [c.id for c in exp.claims] == [1, 2]
 
 
 def test_results_json_complete(smoke):
@@ -169,7 +169,7 @@ def test_claim_logic_on_made_up_records():
     def rec(name, err):
         return {"name": name, "metrics": {"error_rate": err}}
 
-    good = [rec(feature_row_name(t, m, z, f), e) for (t, m, f), errs in experiments.FEATURE_THESIS.items()
+    good = [rec(feature_row_name(t, m, z, f), e) for (t, m, f), errs in tables.FEATURE_THESIS.items()
             for z, e in zip((True, False), errs)]
     assert [v.verdict for v in claims.judge(KEY, good)] == [claims.REPRODUCED] * 2  # the thesis's own numbers
     flipped = [dict(r, metrics={"error_rate": 1 - r["metrics"]["error_rate"]}) for r in good]

@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 from strn.report import build as report, notebook_runs, timing  # noqa: E402
 from strn.report import page as report_page  # noqa: E402
 from strn.study import claims  # noqa: E402
-from strn.report.plots import figure_problems  # noqa: E402
-from strn.report.plots.central import per_seed, strn_vs_frame_average  # noqa: E402
+from strn.report.plots import draw, figure_problems  # noqa: E402
+from strn.report.plots.central import per_seed  # noqa: E402
 from strn.results import load_results  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent.parent / "results" / "demo"
@@ -89,10 +89,14 @@ def test_claims_table_renders_whatever_columns_the_verdicts_have(monkeypatch):
 
 @needs_demo
 def test_central_figure_is_readable_and_per_seed():
-    recs = load_results(DEMO, "05_7_splits_and_sota")
-    seeds = per_seed(recs)
+    from strn.study.experiments import get_experiment
+
+    exp = get_experiment("05_7_splits_and_sota")
+    recs = load_results(DEMO, exp.key)
+    spec = next(f for f in exp.figures if f.kind == "seed_pairs")
+    seeds = per_seed(recs, spec.rows)
     assert len(seeds) == len({r["seed"] for r in recs if r["name"] == "split-1"}) >= 1
-    fig = strn_vs_frame_average(recs)
+    fig = draw(exp, spec, None, recs)
     assert figure_problems(fig) == []
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert any(label.startswith("single-frame floor") for label in labels)

@@ -102,9 +102,17 @@ class Context:
         return plots.save_figure(fig, self.figures_dir, name)
 
     def figures(self, key: str, table, records: list[dict[str, Any]]) -> list[Path]:
-        """Draw and save experiment ``key``'s error bars and training curves (from the stored
-        results), named ``<key>`` and ``<key>_training_curves``."""
-        return [p for name, fig in plots.experiment_figures(key, table, records).items() for p in self.save(fig, name)]
+        """Draw and save every figure experiment ``key`` declares that is drawn from its table
+        (error bars as ``<key>``, training curves as ``<key>_training_curves``, ...)."""
+        figs = plots.experiment_figures(experiments.get_experiment(key), table, records)
+        return [p for name, fig in figs.items() for p in self.save(fig, name)]
+
+    def figure(self, key: str, name: str, data, records: list[dict[str, Any]]) -> list[Path]:
+        """Draw and save experiment ``key``'s figure ``name`` as it declares it (`strn.study.tables`),
+        from ``data`` (its table; the order test's table for the order test) and the records."""
+        exp = experiments.get_experiment(key)
+        spec = exp.figure(name)
+        return self.save(plots.draw(exp, spec, data, records), spec.stem(key))
 
     def compute(self, key: str) -> dict[str, Any]:
         """What a notebook that trains nothing (03, 04, 05.1) shows, computed once by its module

@@ -11,13 +11,13 @@ import pandas as pd
 
 from ..study import claims, experiments
 from .notebook_runs import at_a_time, wall_seconds
-from .plots.central import FRAME_ROW, STRN_ROW, dataset_level, per_seed, strn_vs_frame_average
+from .plots import draw
+from .plots.central import dataset_level, per_seed
 from ..train.convergence import record_convergence
 from .plots.common import save_figure
 from ..results import load_results
 
 CENTRAL = "strn_vs_frame_average"  # the central figure's name under figures/<profile>/
-CENTRAL_KEY = "05_7_splits_and_sota"
 LONG = 90  # characters: a longer cell of the claims table opens on demand (the claim's own text excepted)
 CLAIM_TEXT = ("thesis says", "claim text", "text")
 
@@ -35,16 +35,8 @@ DEFINITIONS = {
 }
 VERDICT_WORDS = ("reproduced", "not reproduced", "inconclusive", "not testable")
 
-CAPTIONS = {  # by the end of a figure's name: what it shows
-    "_cost": "Table 5.6: the error at each sampling rate (left axis) beside what training cost, this run's "
-             "seconds and the thesis's hours (right axes).",
-    "_by_context": "Table 5.7: the error by temporal context, the number of frames a model sees; Special3 "
-                   "(three frames, not a chain of connections) is drawn apart.",
-    "_order_test": "Notebook 06: each row's error with the frames as sampled, reversed and all copies of the last "
-                   "frame, with the single-frame floor: a model that uses the order gets worse when the frames are "
-                   "reversed or frozen; an order-free one does not.",
-    "_confusion": "The best run of Table 5.8: which test videos went to which class (rows normalised); on the "
-                  "synthetic set the mix-ups are classes of one shape that differ only in the direction of motion.",
+# By the end of a figure's name: what it shows (the experiments' figures carry their own, `strn.study.tables`).
+CAPTIONS = {
     "_activations": "Activation functions and their derivatives (chapter 3).",
     "_optimizers": "ADAM, RPROP and SGD from the same initial weights on two spirals (chapter 3), full-batch and "
                    "mini-batch: how fast each loss falls.",
@@ -161,11 +153,13 @@ def _sections(results_dir: Path, figures_dir: Path, seeds: int) -> tuple[list[di
         ids = ", ".join(str(v.claim) for v in judged)
         floor = " Dotted: chance; dashed: the single-frame floor." if dataset_level(recs, "single_frame_floor") else ""
         over = _n(seeds, "seed") if seeds < 2 else "each row's seeds, the table's seeds column"
-        own = {key: f"Table {exp.table}, row by row: the thesis's UCF-101 error (grey) beside this run's (blue: mean "
-                    f"± std over {over}).{floor}" + (f" Claim {ids} reads these rows." if ids else ""),
-               f"{key}_training_curves": f"How each configuration of Table {exp.table} learned: training loss and "
-                                         f"test video error per epoch (first seed)."}
-        figs = [_figure(p, own.get(p.stem) or caption(p)) for p in sorted(figures_dir.glob(f"{key}*.png"))]
+        own = {"error_bars": f"Table {exp.table}, row by row: the thesis's UCF-101 error (grey) beside this run's "
+                             f"(blue: mean ± std over {over}).{floor}" + (f" Claim {ids} reads these rows." if ids else ""),
+               "training_curves": f"How each configuration of Table {exp.table} learned: training loss and test video "
+                                  f"error per epoch (first seed)."}
+        saved = {f.stem(key): f for f in exp.figures if f.kind != "seed_pairs"}
+        figs = [_figure(p, saved[p.stem].caption or own.get(saved[p.stem].kind) or caption(p))
+                for p in sorted(figures_dir / f"{stem}.png" for stem in saved) if p.exists()]
         main = next((f for f in figs if f["alt"] == key), None)
         out.append({"id": key, "table": exp.table, "title": exp.title, "rows": experiment_table(key, recs),
                     "claims": [{"claim": v.claim, "verdict": v.verdict, "cls": verdict_class(v.verdict)}
@@ -175,23 +169,24 @@ def _sections(results_dir: Path, figures_dir: Path, seeds: int) -> tuple[list[di
 
 
 def central_figure(results_dir: Path, figures_dir: Path) -> dict[str, str] | None:
-    """Claim 7 drawn per seed (`strn.report.plots.central`), saved as ``figures_dir/strn_vs_frame_average``."""
+    """The figure an experiment declares as its rows per seed ("seed_pairs": claim 7's two rows,
+    `strn.study.tables`), saved as ``figures_dir/strn_vs_frame_average``."""
     import matplotlib.pyplot as plt  # local: drawn only when a page is made
 
-    recs = load_results(results_dir, CENTRAL_KEY) if (results_dir / CENTRAL_KEY).exists() else []
-    if not per_seed(recs):
+    exp, spec = next(((e, f) for e in experiments.EXPERIMENTS.values() for f in e.figures if f.kind == "seed_pairs"),
+                     (None, None))
+    recs = load_results(results_dir, exp.key) if exp and (results_dir / exp.key).exists() else []
+    if not per_seed(recs, spec.rows if spec else ("", "")):
         return None
-    rows = {r.name: r for r in experiments.get_experiment(CENTRAL_KEY).rows}
-    thesis = (rows[FRAME_ROW].reference, rows[STRN_ROW].thesis)
-    fig = strn_vs_frame_average(recs, thesis=thesis)
+    fig = draw(exp, spec, None, recs)
     png = save_figure(fig, figures_dir, CENTRAL)[0]
     plt.close(fig)
+    thesis = [exp.row(n).compared for n in spec.rows]
+    grey = f" Grey: the thesis's UCF-101 pair ({thesis[0]:.3f} → {thesis[1]:.3f})." if None not in thesis else ""
     floor = dataset_level(recs, "single_frame_floor")
     below = f" Dashed red: the single-frame floor ({floor:.2f}), the lowest error a model that ignores the order " \
             f"of frames can reach on this data; only a model that uses the order can go below it." if floor else ""
-    return _figure(png, f"The thesis's central comparison (claim 7, Table 5.8), each seed: the video error of the "
-                        f"frame average (a frame model, frames pooled in any order) and of STRN on split 1 (frames in "
-                        f"order); a lone point is a seed on which only STRN was trained. Grey: the thesis's UCF-101 pair ({thesis[0]:.3f} → {thesis[1]:.3f}).{below}")
+    return _figure(png, f"{spec.caption}{grey}{below}")
 
 
 def lead_sentence(profile: str, records: list[dict[str, Any]], n_claims: int) -> str:

@@ -1,11 +1,14 @@
 """The thesis's claims (STUDY §4), judged from results (docs/STUDY.md section 4, "How a claim
 is judged").
 
-A claim is a function of the records that returns ``(verdict, text)``; it is written with the
-combinators here: `errors` (a row's errors over seeds), `beats`, `not_worse`, `about_equal`
+A claim is declared with its experiment (`strn.study.rows.Claim` in `strn.study.tables`): a function of the
+records that returns ``(verdict, text)``, written with the combinators of `strn.study.comparisons`
+(re-exported here): `errors` (a row's errors over seeds), `beats`, `not_worse`, `about_equal`
 (one comparison each, decided by Welch's 95% interval of the difference of means,
 `strn.train.intervals`), `all_of` (several comparisons that must all hold), `not_testable` (a part
-the data cannot test, with the reason) and `note` (a remark shown beside the verdict).
+the data cannot test, with the reason) and `note` (a remark shown beside the verdict). It may
+read only its own experiment's rows: a claim that reads another row is an error, not a silent
+"missing runs".
 
 The verdict is the data's word: "reproduced", "not reproduced", "inconclusive" or "not
 testable", never qualified. How far to trust it stands beside it in `Verdict`: whether every
@@ -22,8 +25,8 @@ from typing import Any, Callable, Sequence
 from .comparisons import (NOT_TESTABLE, Comparison, Errors, about_equal, all_of, beats, costs_increase, errors,
                           mean_per_seed, not_testable, not_worse, note, run_traced)
 from ..train.convergence import record_convergence
+from .experiments import get_experiment
 from ..train.intervals import EQUIVALENCE_BOUND, INCONCLUSIVE, LEVEL, NOT_REPRODUCED, REPRODUCED
-from .rows import feature_row_name
 
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE)
 CONTROL = "schedule-length"  # the value of a control record's top-level ``control`` field
@@ -63,150 +66,6 @@ class Verdict:
     thesis_numbers: str = ""
     reproduced_numbers: str = ""
     note: str = ""
-
-
-def _synthetic(records: Sequence[dict[str, Any]]) -> bool:
-    return any(r.get("dataset", {}).get("kind") == "synthetic" for r in records)
-
-
-def _claim1(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    """Average pooling beats the GRU, and block4 beats block3 beats block2 -- each factor
-    averaged over the others (taps x z-norm for the classifier; classifier x z-norm for the
-    taps), per seed. On the synthetic set the first is not testable: averaging frames cannot
-    get below its single-frame floor (order-only twin classes), a GRU can use order."""
-    def mean(taps: Sequence[str], methods: Sequence[str]) -> Errors:
-        return mean_per_seed(records, [feature_row_name(t, m, z, False) for t in taps for m in methods
-                                       for z in (True, False)])
-
-    taps = ("block4", "block3", "block2")
-    avg, gru = mean(taps, ["avg"]), mean(taps, ["gru"])
-    # the records' own floor (strn/data/reference.py): set for the synthetic set, absent for UCF-101
-    floor = next((f for r in records if (f := r.get("dataset", {}).get("single_frame_floor")) is not None), None)
-    parts = [not_testable("avg<GRU", f"on the synthetic set an order-free average of frames cannot get below the "
-                                     f"single-frame floor ({floor:.2f}: classes that differ only in the order of "
-                                     "their frames) by design, while a GRU can use order")
-             if floor is not None else beats(avg, gru, "avg<GRU"),
-             beats(mean(["block4"], ["avg", "gru"]), mean(["block3"], ["avg", "gru"]), "block4<block3"),
-             beats(mean(["block3"], ["avg", "gru"]), mean(["block2"], ["avg", "gru"]), "block3<block2")]
-    v, _ = all_of(parts)
-    return v, "; ".join(p.text if p.verdict == NOT_TESTABLE else f"{p.label}: {p.verdict} ({p.text})" for p in parts)
-
-
-def _claim2(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    """Pretrained features beat the frame-finetuned ones (block4 and block3, with and without z-norm)."""
-    cases = [(t, z) for t in ("block4", "block3") for z in (True, False)]
-    row = lambda t, z, fine: errors(records, feature_row_name(t, "avg", z, fine))  # noqa: E731
-    parts = [beats(row(t, z, False), row(t, z, True), f"pretrained<finetuned {t} {'z' if z else 'raw'}") for t, z in cases]
-    if _synthetic(records):
-        note("The pretrained features here come from the stand-in pretraining on synthetic stills (docs/STUDY.md "
-             "section 7), much poorer than ImageNet: the verdict says how such a stand-in compares with finetuning, "
-             "not how ImageNet features do.")
-    v, _ = all_of(parts)
-    return v, "; ".join(f"{p.label}: {p.verdict} ({p.text})" for p in parts)
-
-
-def _claim3(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    a1 = errors(records, "adam-1pct")
-    parts = [beats(a1, errors(records, "adam-10pct")), beats(a1, errors(records, "rprop-10pct"))]
-    eq = errors(records, "adam-10pct-equal-steps")  # not in the thesis: judged when it was run
-    if eq:
-        v, t = beats(a1, eq)
-        parts.append((v, f"at equal optimiser steps: {t}"))
-    v, t = all_of(parts)
-    return v, t + ("" if eq else "; at equal optimiser steps: not run")
-
-
-def _claim4(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    e = lambda n: errors(records, n)  # noqa: E731
-    # Thesis gap 86-92 vs 49-55 is 0.003 (< the equivalence bound): a tie within its precision (not_worse).
-    return all_of([beats(e("conv-49-55"), e("conv-5-11")), not_worse(e("conv-86-92"), e("conv-49-55")),
-                   beats(e("conv-98-104"), e("conv-86-92")),
-                   beats(e("identity-98-104"), e("conv-98-104")), beats(e("identity-98-104"), e("conv_relu-98-104"))])
-
-
-def _claim5(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    e = lambda n: errors(records, n)  # noqa: E731
-    return all_of([about_equal(e("rate-2"), e("rate-10")), about_equal(e("rate-5"), e("rate-10")),
-                   beats(e("rate-10"), e("rate-15")),
-                   costs_increase(records, ["rate-2", "rate-5", "rate-10", "rate-15"])])
-
-
-def _claim6(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    e = lambda n: errors(records, n)  # noqa: E731
-    out = all_of([about_equal(e("context-3"), e("context-2")), beats(e("context-2"), e("context-5"))])
-    padding = padding_note(records, ["context-2", "context-5"])
-    if padding:
-        note(padding)
-    return out
-
-
-def padding_note(records: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
-    """How many videos were padded (too short for T windows at rate r) and how many windows a
-    test video got, per row, from the records' dataset counts."""
-    parts = []
-    for n in names:
-        r = next((r for r in records if r.get("name") == n and "n_padded_videos" in r.get("dataset", {})), None)
-        if r is None:
-            continue
-        d = r["dataset"]
-        videos = d.get("n_train_videos", 0) + d.get("n_test_videos", 0)
-        per = d.get("n_test_sequences", 0) / d["n_test_videos"] if d.get("n_test_videos") else float("nan")
-        parts.append(f"{n}: {d['n_padded_videos']} of {videos} videos padded ({d['n_padded_videos'] / videos:.0%}), "
-                     f"{per:.1f} windows per test video")
-    if not parts:
-        return ""
-    return ("Padding (videos shorter than the context, padded to one window): " + "; ".join(parts) +
-            ". The records keep no per-video errors, so the padding's own effect on the error is not separated here.")
-
-
-def _claim7(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    return beats(errors(records, "split-1"), errors(records, "frame-average"))
-
-
-def _claim_beyond(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    """Not the thesis's: its model against the temporal shift at equal cost (both zero parameters
-    and the same frames computed at T = 2), placed where its connection sits and in every block."""
-    e = lambda n: errors(records, n)  # noqa: E731
-    return all_of([beats(e("identity-98-104"), e("tsm-98-104")), beats(e("identity-98-104"), e("tsm-all"))])
-
-
-def _claim_beyond_frames(records: Sequence[dict[str, Any]]) -> tuple[str, str]:
-    return beats(errors(records, "tsm-all"), errors(records, "frame-average"))
-
-
-CLAIMS: dict[str, list[tuple[int, str, Callable[[Sequence[dict[str, Any]]], tuple[str, str]]]]] = {
-    "05_2_baselines": [
-        (1, "Frame features: average pooling beats GRU; deeper taps beat shallower (5.1).", _claim1),
-        (2, "Frame-finetuned features are worse than pretrained ones (5.2).", _claim2),
-    ],
-    "05_3_learning_algorithms": [
-        (3, "ADAM updating every 1% beats ADAM 10% and RPROP 10% (5.3); also judged against ADAM 10% at equal "
-            "optimiser steps, when that row was run.", _claim3),
-    ],
-    "05_4_recurrent_connection": [
-        (4, "The later the connection, the better (86-92 vs 49-55: a tie within the thesis's precision, 0.231 vs "
-            "0.234; 98-104 vs 86-92: 0.219 vs 0.231); identity beats learned connections (5.4, 5.5).", _claim4),
-    ],
-    "05_5_sampling_rate": [
-        (5, "Sampling every 2nd/5th/10th frame is about equal; every 15th is worse; cost grows with density "
-            "(5.6).", _claim5),
-    ],
-    "05_6_temporal_context": [
-        (6, "Context 3 is about context 2; context 5 is worse (5.7).", _claim6),
-    ],
-    "05_7_splits_and_sota": [
-        (7, "STRN beats the frame-average baseline (thesis: 0.197 on split 1, 0.198 over the splits, vs 0.236, "
-            "Table 5.1's best frame-level model: frozen block4 features + average pooling; here the frame-average "
-            "row is the same backbone trained end to end on single frames).", _claim7),
-    ],
-    "06_beyond_the_thesis": [
-        (8, "Beyond the thesis: STRN (identity 98-104) beats TSM at equal cost, the shift in layer4.2 (where the "
-            "identity connection sits) and in every block (not the thesis's claim: TSM came after it).",
-         _claim_beyond),
-        (9, "Beyond the thesis: TSM in every block beats the frame average (its shift uses the previous frame).",
-         _claim_beyond_frames),
-    ],
-}
 
 
 def _same_experiment(r: dict[str, Any], experiment: str) -> bool:
@@ -259,8 +118,13 @@ def judge(experiment: str, records: Sequence[dict[str, Any]]) -> list[Verdict]:
     normal = [r for r in records if not r.get("control")]
     controls = [r for r in records if r.get("control") == CONTROL and _same_experiment(r, experiment)]
     out = []
-    for cid, text, fn in CLAIMS.get(experiment, []):
+    exp = get_experiment(experiment)
+    for claim in exp.claims:
+        cid, text, fn = claim.id, claim.text, claim.judge
         verdict, test, trace = run_traced(fn, normal)
+        foreign = sorted(set(trace.rows) - {r.name for r in exp.rows})
+        if foreign:
+            raise ValueError(f"claim {cid} of {experiment} reads {', '.join(foreign)}: not rows of {experiment}")
         deciding = [r for r in normal if _same_experiment(r, experiment) and r.get("name") in trace.rows]
         ran = dict.fromkeys(n for n in trace.rows if any(r.get("name") == n for r in deciding))  # rows not run: none
         converged, bad = _converged(deciding)
@@ -294,6 +158,6 @@ def verdict_frame(verdicts: Sequence[Verdict]):
                                  "converged", "leave one seed out", "schedule-length control", "decided by", "note"])
 
 
-__all__ = ["CLAIMS", "DEFINITIONS", "VERDICTS", "Comparison", "Errors", "Verdict", "LEVEL", "about_equal", "all_of",
+__all__ = ["DEFINITIONS", "VERDICTS", "Comparison", "Errors", "Verdict", "LEVEL", "about_equal", "all_of",
            "beats", "costs_increase", "errors", "judge", "mean_per_seed", "not_testable", "not_worse", "note",
            "verdict_frame"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..config import RunConfig, config_hash, make_config
-from .experiments import DEFAULT_SEEDS, get_experiment, steps_per_epoch
+from .experiments import DEFAULT_SEEDS, EXPERIMENTS, get_experiment, steps_per_epoch
 from ..profiles import get_profile
 from .rows import row_config
 
@@ -30,13 +30,15 @@ from .rows import row_config
 # training frames (issue: benchmarks). Test frames in proportion to the videos.
 TRAIN_FRAMES_R10 = 179_000
 TEST_FRAMES_R10 = round(TRAIN_FRAMES_R10 * 3783 / 9537)
-# The master's order (notebooks without GPU work have no experiment).
-NOTEBOOKS = ("03_technical_details", "04_architecture", "05_1_dataset", "05_2_baselines",
-             "05_3_learning_algorithms", "05_4_recurrent_connection", "05_5_sampling_rate",
-             "05_6_temporal_context", "05_7_splits_and_sota", "06_beyond_the_thesis")
+# The notebooks before the experiments': no GPU work, no experiment.
 NO_GPU_WORK = {"03_technical_details": "small MLPs and recurrent cells on the CPU",
                "04_architecture": "parameter and MAC counts on the meta device",
                "05_1_dataset": "statistics of the videos: decoding, CPU-bound"}
+
+
+def notebooks() -> list[str]:
+    """The master's order: the notebooks without GPU work, then every declared experiment's (`strn.study.tables`)."""
+    return [*NO_GPU_WORK, *EXPERIMENTS]
 
 
 @dataclass(frozen=True)
@@ -143,16 +145,15 @@ def notebook_estimates(rates: Rates, seeds: list[int] | None = None) -> list[dic
     seeds = DEFAULT_SEEDS["full"] if seeds is None else seeds
     done: set[str] = set()
     out = []
-    for key in NOTEBOOKS:
+    for key in notebooks():
         if key in NO_GPU_WORK:
             out.append({"notebook": key, "runs": 0, "hours": 0.0, "peak_gib": None, "note": NO_GPU_WORK[key]})
             continue
-        if key == "05_2_baselines":
-            out.append({"notebook": key, "runs": len(seeds), "hours": baselines_seconds(seeds, rates) / 3600,
-                        "peak_gib": rates.peak_gib("plain", 2),
-                        "note": "feature passes and frame finetuning; the small classifiers are not counted"})
-            continue
         exp = get_experiment(key)
+        if exp.runner is not None:  # its own runner: the frame baselines' feature passes and finetuning
+            out.append({"notebook": key, "runs": len(seeds), "hours": baselines_seconds(seeds, rates) / 3600,
+                        "peak_gib": rates.peak_gib("plain", 2), "note": exp.cost_note})
+            continue
         seconds, runs, peak, shared = 0.0, 0, 0.0, 0
         for row in exp.rows:
             for seed in seeds:
@@ -166,8 +167,9 @@ def notebook_estimates(rates: Rates, seeds: list[int] | None = None) -> list[dic
                 seconds += run_seconds(cfg, rates)
                 peak = max(peak, rates.peak_gib("plain" if cfg.model.kind == "frame_avg" else "strn",
                                                 cfg.data.seq_len))
+        shared_note = f"{shared} configuration(s) already trained by an earlier notebook" if shared else ""
         out.append({"notebook": key, "runs": runs, "hours": seconds / 3600, "peak_gib": peak or None,
-                    "note": f"{shared} configuration(s) already trained by an earlier notebook" if shared else ""})
+                    "note": "; ".join(n for n in (exp.cost_note, shared_note) if n)})
     return out
 
 

@@ -1,4 +1,4 @@
-"""The thesis's experiments as data: each table row is a configuration and its thesis number.
+"""Running and tabulating the experiments declared in `strn.study.tables` (:data:`EXPERIMENTS`).
 
 A notebook calls :func:`run_experiment` with a profile; it trains every row for every
 seed (or reads the stored results back) and :func:`summary_table` puts the reproduced
@@ -14,182 +14,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..train.engine import epoch_plan, step_size
-from .frame_baselines import run_baselines
 from ..profiles import PROFILES
 from ..progress import progress_enabled
 from ..results import mean_std, table_records
-from .rows import Experiment, Row, control_config, feature_row_name, row_config, row_seeds
+from .rows import Experiment, Row, control_config, row_config, row_seeds
 from ..data.prepare import prepare
 from ..train.run import run
+from .tables import EXPERIMENTS
 
 # The default seeds of each profile (strn/profiles.py); a row may declare more (`Row.seeds`).
 DEFAULT_SEEDS = {name: list(p.seeds) for name, p in PROFILES.items()}
-
-
-def _adam(p: float) -> dict:
-    return {"train": {"optimizer": "adam", "update_every": p}}
-
-
-EXPERIMENTS: dict[str, Experiment] = {}
-
-
-def _register(e: Experiment) -> Experiment:
-    EXPERIMENTS[e.key] = e
-    return e
-
-
-_METHOD = {"avg": "Avg. Pool", "gru": "GRU-128"}
-# Tables 5.1/5.2, (tap, method, finetuned) -> thesis error (with z-norm, without).
-FEATURE_THESIS = {
-    ("block4", "avg", False): (0.236, 0.237), ("block4", "gru", False): (0.239, 0.276),
-    ("block3", "avg", False): (0.309, 0.313), ("block3", "gru", False): (0.403, 0.325),
-    ("block2", "avg", False): (0.431, 0.434), ("block2", "gru", False): (0.440, 0.493),
-    ("block4", "avg", True): (0.260, 0.255), ("block3", "avg", True): (0.389, 0.410),
-}
-
-
-def _feature_rows() -> tuple[Row, ...]:
-    return tuple(
-        Row(feature_row_name(tap, method, znorm, ft),
-            {"Table": "5.2" if ft else "5.1", "Features": f"{tap} finetuned" if ft else tap,
-             "Method": _METHOD[method], "Z-norm": "yes" if znorm else "no"},
-            {"model": {"kind": f"feat_{method}"}, "train": {"lr": 0.01}}, thesis,
-            params={"tap": tap, "method": method, "znorm": znorm, "finetuned": ft})
-        for (tap, method, ft), errs in FEATURE_THESIS.items() for znorm, thesis in zip((True, False), errs))
-
-
-_register(Experiment(
-    key="05_2_baselines", table="5.1/5.2",
-    title="Frozen frame features (block2/3/4) with average pooling or a GRU, z-normalised or not (Table 5.1), "
-          "and features of the frame-finetuned backbone (Table 5.2)",
-    rows=_feature_rows(),
-    notes="smoke/demo: backbone pretrained on direction-free stills (strn.train.pretrain) instead of ImageNet",
-    # Classifier training (ADAM lr 0.01 from the rows): epochs and videos per step, per profile.
-    profile_overrides={name: p.baseline_train for name, p in PROFILES.items()},
-    runner=run_baselines,
-))
-
-# The thesis's model (identity 98-104, ADAM 1%, r = 10, T = 2, split 1: one configuration, one
-# stored run per seed, shared by its five rows below) is the reference of claims 3-8, and its
-# seeds spread widely at the demo's width (results/calibration/identity_seeds.json: 10 seeds on
-# validation). Six seeds on the demo pin its mean twice as well as three (the standard error
-# falls by 1/sqrt(2)); more for it and every row compared with it would pass the demo's time
-# budget (docs/STUDY.md, "Calibration on held-out groups").
-THESIS_MODEL_SEEDS = {"demo": 6}
-
-_register(Experiment(
-    key="05_3_learning_algorithms", table="5.3",
-    title="Learning algorithms and update strategy (identity connection at layers 98-104, T = 2)",
-    rows=(
-        Row("adam-1pct", {"Algorithm": "ADAM", "Update after": "1%"}, _adam(0.01), 0.197,
-            seeds=THESIS_MODEL_SEEDS),
-        Row("adam-10pct", {"Algorithm": "ADAM", "Update after": "10%"}, _adam(0.10), 0.233),
-        # Not in the thesis: at a fixed number of epochs, 1% takes ten times the optimiser steps
-        # of 10%; this row gives 10% as many steps as 1% (epochs scaled), so claim 3 is judged
-        # both ways. It costs about ten ADAM-10% runs per seed.
-        Row("adam-10pct-equal-steps", {"Algorithm": "ADAM", "Update after": "10% at equal optimiser steps"},
-            _adam(0.10), None, equal_steps_to="adam-1pct"),
-        # Rprop's lr is its initial step size; the thesis gives none, torch's default (0.01)
-        # diverges on these nets, so the profile's Adam learning rate is used (choice). Rprop
-        # adapts its own step sizes from that start and never reads lr again, so a schedule
-        # would change nothing: the row runs (and records) a constant one.
-        Row("rprop-10pct", {"Algorithm": "RPROP", "Update after": "10%"},
-            {"train": {"optimizer": "rprop", "update_every": 0.10, "lr_schedule": "constant"}}, 0.222),
-    ),
-    # Claim 3's rows. Not the equal-steps row: its control alone would cost about fifteen ADAM-10%
-    # runs, and it already trains ten times the epochs of ADAM 10% (choice; docs/STUDY.md).
-    control_rows=("adam-1pct", "adam-10pct", "rprop-10pct"),
-))
-
-
-def _conn(kind: str, position: str) -> dict:
-    return {"model": {"connection": kind, "positions": [position]}}
-
-
-_register(Experiment(
-    key="05_4_recurrent_connection", table="5.4/5.5",
-    title="Position (Table 5.4) and type (Table 5.5) of the temporal skip connection (T = 2)",
-    rows=(
-        Row("conv-5-11", {"Position": "5-11 (layer1.0)", "Type": "conv"}, _conn("conv", "5-11"), 0.265),
-        Row("conv-49-55", {"Position": "49-55 (layer3.0)", "Type": "conv"}, _conn("conv", "49-55"), 0.234),
-        Row("conv-86-92", {"Position": "86-92 (layer4.0)", "Type": "conv"}, _conn("conv", "86-92"), 0.231),
-        Row("identity-98-104", {"Position": "98-104 (layer4.2)", "Type": "identity"},
-            _conn("identity", "98-104"), 0.197, seeds=THESIS_MODEL_SEEDS),
-        Row("conv-98-104", {"Position": "98-104 (layer4.2)", "Type": "conv"}, _conn("conv", "98-104"), 0.219),
-        Row("conv_relu-98-104", {"Position": "98-104 (layer4.2)", "Type": "conv_relu"},
-            _conn("conv_relu", "98-104"), 0.210),
-    ),
-    control_rows=("conv-5-11", "conv-49-55", "conv-86-92", "identity-98-104", "conv-98-104",
-                  "conv_relu-98-104"),  # claim 4 compares all six
-))
-
-_register(Experiment(
-    key="05_5_sampling_rate", table="5.6",
-    title="Sampling rate: every r-th frame (identity connection at 98-104, T = 2)",
-    rows=tuple(
-        Row(f"rate-{r}", {"Sampling rate": f"{r:02d}"}, {"data": {"rate": r}}, err,
-            {"thesis training time (h)": hours}, seeds=THESIS_MODEL_SEEDS if r == 10 else {})
-        for r, err, hours in ((2, 0.195, 161), (5, 0.196, 61), (10, 0.197, 35), (15, 0.213, 23))
-    ),
-    control_rows=("rate-2", "rate-5", "rate-10", "rate-15"),  # claim 5
-))
-
-_register(Experiment(
-    key="05_6_temporal_context", table="5.7",
-    title="Temporal context: T frames through T-1 connections, and Special3",
-    rows=(
-        Row("context-2", {"Context": "2", "Model": "1 connection"}, {"data": {"seq_len": 2}}, 0.197,
-            seeds=THESIS_MODEL_SEEDS),
-        Row("context-3", {"Context": "3", "Model": "2 connections"}, {"data": {"seq_len": 3}}, 0.194),
-        Row("special3", {"Context": "3", "Model": "Special3"}, {"data": {"seq_len": 3}, "model": {"special3": True}},
-            0.205),
-        Row("context-5", {"Context": "5", "Model": "4 connections"}, {"data": {"seq_len": 5}}, 0.209),
-    ),
-    control_rows=("context-2", "context-3", "context-5"),  # claim 6 (special3 is in no claim)
-))
-
-_register(Experiment(
-    key="05_7_splits_and_sota", table="5.8",
-    title="The best model on the three splits, and against the frame-average baseline",
-    rows=(
-        *(Row(f"split-{s}", {"Model": "STRN", "Split": str(s)}, {"data": {"split": s}}, err,
-              seeds=THESIS_MODEL_SEEDS if s == 1 else {})
-          for s, err in ((1, 0.197), (2, 0.205), (3, 0.192))),
-        # Table 5.8 has no frame-average row, so the thesis number is None. Claim 7 compares
-        # it with 0.236, the thesis's best frame-level model (Table 5.1: frozen ImageNet block4
-        # features, average pooling, linear classifier), because that is the thesis's only
-        # frame-average number; this row instead trains the same backbone end to end on single
-        # frames and averages the per-frame probabilities (no temporal connection), the
-        # closest counterpart of STRN that sees frames one at a time.
-        Row("frame-average", {"Model": "frame average (no temporal connection)", "Split": "1"},
-            {"model": {"kind": "frame_avg"}}, None, reference=0.236,
-            reference_note="Table 5.1 block4 avg-pool (frozen features), not this end-to-end model"),
-    ),
-    control_rows=("split-1", "frame-average"),  # claim 7 (the frame average trains as an STRN-path run)
-))
-
-
-# Not in the thesis: STRN beside its successor, the online temporal shift module (Lin et al., ICCV
-# 2019; strn/model/tsm.py), on the same backbone, data, protocol and recipe. The two STRN rows and
-# the frame average have the configurations of 05.4's and 05.7's rows: their stored runs are reused.
-BEYOND_THE_THESIS = "06_beyond_the_thesis"
-_register(Experiment(
-    key=BEYOND_THE_THESIS, table="06",
-    title="Beyond the thesis: STRN beside the online temporal shift module (TSM) at equal cost, and the frame "
-          "average (T = 2)",
-    rows=(
-        Row("identity-98-104", {"Model": "STRN identity 98-104 (the thesis's model)"}, _conn("identity", "98-104"),
-            0.197, seeds=THESIS_MODEL_SEEDS),
-        Row("conv-98-104", {"Model": "STRN conv 98-104"}, _conn("conv", "98-104"), 0.219),
-        Row("tsm-all", {"Model": "TSM, every block (1/8 from t-1)"}, {"model": {"kind": "tsm"}}, None),
-        Row("tsm-98-104", {"Model": "TSM, layer4.2 only (98-104)"},
-            {"model": {"kind": "tsm", "shift_positions": ["98-104"]}}, None),
-        Row("frame-average", {"Model": "frame average (no temporal connection)"}, {"model": {"kind": "frame_avg"}},
-            None),
-    ),
-    notes="TSM has no thesis number: the thesis predates it",
-    control_rows=("identity-98-104", "tsm-all", "tsm-98-104", "frame-average"),  # claims 8 and 9
-))
 
 
 def get_experiment(key: str) -> Experiment:

@@ -1,8 +1,9 @@
-"""What a table row is: `Row`, `Experiment`, and the configuration of a (row, profile, seed).
+"""What an experiment is: its `Row`s, its `Claim`s, its `Figure`s, gathered in one
+`Experiment`; and the configuration of a (row, profile, seed).
 
-Kept apart from the table itself (`strn.study.experiments`) so that a runner named in the table
+Kept apart from the declarations themselves (`strn.study.tables`) so that a runner named in one
 (`strn.study.frame_baselines.run_baselines`) can build its rows' configurations without
-importing the table that names it.
+importing the declaration that names it.
 """
 from __future__ import annotations
 
@@ -34,6 +35,53 @@ class Row:
     # default (profile name -> how many; `row_seeds`): e.g. {"demo": 6} for the thesis model.
     seeds: Mapping[str, int] = field(default_factory=dict)
 
+    @property
+    def compared(self) -> float | None:
+        """The thesis's number, or where it has none, the reference a claim compares the row with."""
+        return self.thesis if self.thesis is not None else self.reference
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim about an experiment's own rows: ``judge(records) -> (verdict, text)``, written with
+    the comparisons of `strn.study.comparisons` (`errors(records, row)`, `beats`, `all_of`, ...);
+    `strn.study.claims.judge` evaluates it, with its robustness columns."""
+    id: int  # the claim's number in the study (docs/STUDY.md section 4)
+    text: str  # what the thesis says, with its UCF-101 numbers
+    judge: Callable[[Sequence[dict[str, Any]]], tuple[str, str]]
+
+
+# What a `Figure` can be, by how it is drawn (`strn.report.plots.draw`): from the experiment's table and
+# records ("error_bars", "training_curves", "error_and_cost", "confusion"), from the order test's
+# table ("order_test"), or per seed from two rows, by the report ("seed_pairs": the central figure).
+TABLE_FIGURES = ("error_bars", "training_curves", "error_and_cost", "confusion")
+MAIN_FIGURE = "error_bars"  # the name of the figure saved as the experiment's key alone
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of an experiment: what is drawn, its title, and the report's caption."""
+    name: str  # saved as ``<key>_<name>`` (``<key>`` alone for MAIN_FIGURE)
+    kind: str  # one of TABLE_FIGURES, "order_test" or "seed_pairs"
+    title: str
+    caption: str = ""  # the report's caption; error bars and training curves get one from the table
+    columns: tuple[str, ...] = ()  # error bars: the columns naming a row (default: all); error_and_cost: the x column
+    apart: tuple[str, tuple[str, ...]] | None = None  # error_and_cost: (column, values) drawn apart from the series
+    rows: tuple[str, ...] = ()  # confusion: the best run among these rows; seed_pairs: (from, to)
+    ticks: tuple[str, ...] = ()  # seed_pairs: the two rows' tick labels
+    note: str = ""  # error_and_cost: what to read the training time against
+
+    def stem(self, key: str) -> str:
+        return key if self.name == MAIN_FIGURE else f"{key}_{self.name}"
+
+
+def table_figures(title: str, columns: Sequence[str] = ()) -> tuple[Figure, Figure]:
+    """The two figures every experiment shows: its error bars, thesis beside reproduced (``title``;
+    ``columns``: those naming a row), and its training curves."""
+    return (Figure(MAIN_FIGURE, "error_bars", title, columns=tuple(columns)),
+            Figure("training_curves", "training_curves",
+                   f"{title.split(':')[0]}: loss and test error during training (first seed of each configuration)"))
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -51,11 +99,28 @@ class Experiment:
     # trained once more, one seed, with 1.5x the epochs (`control_config`) where the profile's
     # ``controls`` is on. Never shown as table rows (`strn.results.table_records`).
     control_rows: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()  # comparisons between its own rows (a claim reading another row is an error)
+    figures: tuple[Figure, ...] = ()  # what its notebook draws (`strn.report.notebook.Context.figures`), in order
+    cost_note: str = ""  # beside its projected GPU hours (`strn.study.cost`)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.control_rows) - {r.name for r in self.rows})
+        names = {r.name for r in self.rows}
+        unknown = sorted(set(self.control_rows) - names)
         if unknown:
-            raise ValueError(f"experiment {self.key}: control_rows {unknown} are not rows of it (strn/study/experiments.py)")
+            raise ValueError(f"experiment {self.key}: control_rows {unknown} are not rows of it (strn/study/tables.py)")
+        unknown = sorted({n for f in self.figures for n in f.rows} - names)
+        if unknown:
+            raise ValueError(f"experiment {self.key}: figure rows {unknown} are not rows of it (strn/study/tables.py)")
+
+    def figure(self, name: str) -> Figure:
+        try:
+            return next(f for f in self.figures if f.name == name)
+        except StopIteration:
+            raise KeyError(f"experiment {self.key} declares no figure {name!r}; "
+                           f"it has {', '.join(f.name for f in self.figures)}") from None
+
+    def row(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
 
 
 # The schedule-length control: the same recipe with this many times the epochs (rounded up).

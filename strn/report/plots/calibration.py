@@ -13,7 +13,7 @@ import numpy as np
 from ...paths import REPO_ROOT
 from .common import figure_problems, save_figure
 
-COLOURS = {"frame-average": "tab:grey", "identity-98-104": "tab:blue", "conv-98-104": "tab:orange"}
+PALETTE = ("tab:grey", "tab:blue", "tab:orange", "tab:green", "tab:purple")  # the calibration rows, in order
 
 
 def _mean_curve(runs: list[Mapping[str, Any]], row: str) -> tuple[list[int], list[float]]:
@@ -24,18 +24,21 @@ def _mean_curve(runs: list[Mapping[str, Any]], row: str) -> tuple[list[int], lis
     return epochs, [float(np.mean([h[i]["test_error"] for h in hist])) for i in range(len(epochs))]
 
 
-def calibration_figure(validation: Mapping[str, Any], identity: Mapping[str, Any] | None = None,
+def calibration_figure(validation: Mapping[str, Any], thesis_row: str, identity: Mapping[str, Any] | None = None,
                        before: str = "current"):
     """Three panels: each candidate's score (its rows' mean validation error plus the thesis
     model's seed spread; hatched: not every run converged; the chosen one outlined), the rows'
     mean validation error per epoch under ``before`` (dashed) and the chosen recipe (solid),
     and, from ``identity`` (`strn calibrate identity-seeds`), each seed's validation error of
-    identity 98-104 with the mean and one standard deviation."""
+    identity 98-104 with the mean and one standard deviation. ``thesis_row``: the row whose seed
+    spread the score adds (`strn.study.calibrate.THESIS_MODEL`)."""
     cands, chosen = validation["candidates"], validation["chosen"]
+    # the calibration rows ("<experiment>/<row>", `strn.study.calibrate.ROWS`), each its own colour
+    colours = {r.split("/")[-1]: PALETTE[i % len(PALETTE)] for i, r in enumerate(validation["rows"])}
     names = list(cands)
     fig, axes = plt.subplots(1, 3 if identity else 2, figsize=(15 if identity else 10.5, 4.4))
     ax = axes[0]
-    means = [cands[n]["score"] - cands[n]["per_row"].get("identity-98-104", {}).get("std", 0.0) for n in names]
+    means = [cands[n]["score"] - cands[n]["per_row"].get(thesis_row, {}).get("std", 0.0) for n in names]
     spread = [cands[n]["score"] - m for n, m in zip(names, means)]
     x = np.arange(len(names))
     ax.bar(x, means, color="tab:blue", alpha=0.6, label="mean of the rows' validation error")
@@ -54,10 +57,10 @@ def calibration_figure(validation: Mapping[str, Any], identity: Mapping[str, Any
     ax = axes[1]
     for label, style in ((before, "--"), (chosen, "-")) if before != chosen else ((chosen, "-"),):
         runs = cands[label]["runs"]
-        for row in COLOURS:
+        for row in colours:
             if any(r["row"] == row for r in runs):
                 ep, err = _mean_curve(runs, row)
-                ax.plot(ep, err, style, color=COLOURS[row], marker="." if style == "-" else None,
+                ax.plot(ep, err, style, color=colours[row], marker="." if style == "-" else None,
                         label=f"{row}, {label}")
     floor = next((r.get("single_frame_floor") for r in cands[chosen]["runs"] if r.get("single_frame_floor")), None)
     if floor is not None:
@@ -88,7 +91,7 @@ def draw(profile: str = "demo", *, validation: str | Path | None = None, identit
          figures_dir: str | Path | None = None) -> list[Path]:
     """Draw the stored calibration (`strn calibrate plot`) as ``figures/<profile>/calibration``:
     computing and drawing are separate steps, so restyling the figure never retrains."""
-    from ...study.calibrate import CALIBRATION_DIR, load_calibration  # local: torch and the experiments
+    from ...study.calibrate import CALIBRATION_DIR, THESIS_MODEL, load_calibration  # local: torch and the experiments
 
     vpath = Path(validation or CALIBRATION_DIR / "validation.json")
     if not vpath.exists():
@@ -98,7 +101,7 @@ def draw(profile: str = "demo", *, validation: str | Path | None = None, identit
     ident = json.loads(ipath.read_text()) if ipath.exists() else None
     if ident is not None and ident.get("profile") != profile:
         ident = None
-    fig = calibration_figure(val, ident)
+    fig = calibration_figure(val, THESIS_MODEL[1], ident)
     problems = figure_problems(fig)
     if problems:
         raise RuntimeError("calibration figure: " + "; ".join(problems))

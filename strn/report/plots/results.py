@@ -13,43 +13,11 @@ from matplotlib.ticker import MaxNLocator
 
 from .common import MAX_SERIES
 
-from ...results import table_records
-
-# Per experiment: the table columns that name a row, and the figure's title.
-ERROR_FIGURES: dict[str, tuple[list[str], str]] = {
-    "05_2_baselines": (["Features", "Method", "Z-norm"], "Tables 5.1/5.2: error by feature tap, classifier and "
-                                                         "z-normalisation"),
-    "05_3_learning_algorithms": (["Algorithm", "Update after"], "Table 5.3: error by learning algorithm"),
-    "05_4_recurrent_connection": (["Position", "Type"], "Tables 5.4/5.5: error by position and type of the connection"),
-    "05_5_sampling_rate": (["Sampling rate"], "Table 5.6: error by sampling rate"),
-    "05_6_temporal_context": (["Context", "Model"], "Table 5.7: error by temporal context"),
-    "05_7_splits_and_sota": (["Model", "Split"], "Table 5.8: error by split, and the frame-average baseline"),
-    "06_beyond_the_thesis": (["Model"], "Beyond the thesis: STRN beside TSM at equal cost, and the frame average"),
-}
-# What a reader needs to read the training time against an x column (error_and_cost).
-COST_NOTES = {
-    "Context": "the time does not grow with T: the windows do not overlap, so a video gives about 1/T as many "
-               "sequences and every context trains on about the same frames per epoch; Special3 computes 2 of "
-               "its 3 frames",
-}
 LABEL_WIDTH = 14  # characters per line of a label under a bar: about the width of its pair of bars
 
 
 def row_labels(table, label_columns: Sequence[str]) -> list[str]:
     return [" ".join(str(r[c]) for c in label_columns) for _, r in table.iterrows()]
-
-
-def experiment_figures(key: str, table, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The two figures every experiment notebook shows, by the name they are saved under:
-    ``<key>`` (error bars, thesis beside reproduced) and ``<key>_training_curves``."""
-    if key not in ERROR_FIGURES:
-        raise KeyError(f"no figure settings for experiment {key!r} in strn.report.plots.results.ERROR_FIGURES; "
-                       f"known: {', '.join(ERROR_FIGURES)}")
-    columns, title = ERROR_FIGURES[key]
-    records = table_records(records)  # control runs are no table row
-    return {key: error_bars(table, columns, title, records=records),
-            f"{key}_training_curves": training_curves(records, f"{title.split(':')[0]}: loss and test error during "
-                                                               f"training (first seed of each configuration)")}
 
 
 def error_bars(table, label_columns: Sequence[str], title: str, records: Sequence[dict[str, Any]] | None = None):
@@ -195,9 +163,11 @@ def reference_lines(ax, records: Sequence[dict[str, Any]], horizontal: bool = Tr
             line(v, color="#555555", linestyle=style, linewidth=1, label=f"{label} ({v:.2f})")
 
 
-def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[str]] | None = None):
+def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[str]] | None = None,
+                   note: str = ""):
     """Error (thesis and reproduced) against ``x_column``, with the measured training time
-    beside the thesis's hours on right-hand axes in clearly different colours (Table 5.6).
+    beside the thesis's hours on right-hand axes in clearly different colours (Table 5.6);
+    ``note``: what to read the time against, under the title.
 
     ``apart=(column, values)``: rows whose ``column`` holds one of ``values`` are not points of
     the series (Special3 of Table 5.7 sees 3 frames but is no chain of connections): each is
@@ -222,7 +192,6 @@ def error_and_cost(table, x_column: str, title: str, apart: tuple[str, Sequence[
         ax.errorbar([xi], [m], yerr=[sd], fmt="D", color="#1f77b4", capsize=3)
         ax.annotate(f"{name} ({x_column.lower()} {v:g})", (xi, m), xytext=(7, 4), textcoords="offset points",
                     fontsize=7, color="#1f77b4")
-    note = COST_NOTES.get(x_column)
     ax.set(xlabel=x_column, ylabel="error rate", ylim=(0, 1))
     ax.set_title(title + ("\n" + textwrap.fill(note, 95) if note else ""), fontsize=10 if not note else 8)
     ticks = sorted(set(values))
