@@ -1,0 +1,50 @@
+"""Suite-wide fixtures: what many tests would otherwise make again each (docs/TESTING.md).
+
+* The smoke profile's stand-in for ImageNet (`strn.pretrain`) is a deterministic function of
+  its spec: it is pretrained once per test session, in a folder shared by every xdist worker,
+  every subprocess and every notebook kernel (``$STRN_STAND_IN_CACHE``), and copied into each
+  test's own data folder from there. A test about making the stand-in itself is marked
+  ``fresh_stand_in``: it trains its own, as outside the suite.
+"""
+import os
+
+import pytest
+
+from strn.pretrain import SHARED_ENV
+
+
+def _shared_root(tmp_path_factory, worker_id: str):
+    """A folder all xdist workers of this session see (the parent of their own base folders)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_stand_in(tmp_path_factory, request):
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "master")
+    folder = _shared_root(tmp_path_factory, worker) / "stand_in"
+    folder.mkdir(parents=True, exist_ok=True)
+    mp = pytest.MonkeyPatch()
+    mp.setenv(SHARED_ENV, str(folder))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stand_in(request, monkeypatch):
+    if request.node.get_closest_marker("fresh_stand_in"):
+        monkeypatch.delenv(SHARED_ENV, raising=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``, pyproject.toml), the tests of a module that
+    share a module- or class-scoped fixture of that module run on one worker, so the fixture
+    (a notebook execution, a trained run) is made once, as without xdist; the other tests
+    spread over the workers one by one. A test already in a group keeps it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        module = item.nodeid.split("::")[0]
+        if any(d.scope in ("module", "class") and d.baseid.startswith(module) for ds in defs.values() for d in ds):
+            item.add_marker(pytest.mark.xdist_group(module))
