@@ -5,6 +5,9 @@
   every subprocess and every notebook kernel (``$STRN_STAND_IN_CACHE``), and copied into each
   test's own data folder from there. A test about making the stand-in itself is marked
   ``fresh_stand_in``: it trains its own, as outside the suite.
+* A test that names no data folder gets a session folder (``$STRN_DATA_DIR``, unless set), not
+  the repository's ``data/``: with tests side by side (xdist), a file written there while the
+  notebooks run would fail their check that they write nowhere else.
 """
 import os
 
@@ -26,6 +29,8 @@ def shared_stand_in(tmp_path_factory, request):
     folder.mkdir(parents=True, exist_ok=True)
     mp = pytest.MonkeyPatch()
     mp.setenv(SHARED_ENV, str(folder))
+    if not os.environ.get("STRN_DATA_DIR"):  # a test that names no data folder writes none into the repository
+        mp.setenv("STRN_DATA_DIR", str(folder.parent / "data"))
     yield folder
     mp.undo()
 
