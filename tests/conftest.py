@@ -40,16 +40,3 @@ def _fresh_stand_in(request, monkeypatch):
     if request.node.get_closest_marker("fresh_stand_in"):
         monkeypatch.delenv(SHARED_ENV, raising=False)
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``, pyproject.toml), the tests of a module that
-    share a module- or class-scoped fixture of that module run on one worker, so the fixture
-    (a notebook execution, a trained run) is made once, as without xdist; the other tests
-    spread over the workers one by one. A test already in a group keeps it."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-        module = item.nodeid.split("::")[0]
-        if any(d.scope in ("module", "class") and d.baseid.startswith(module) for ds in defs.values() for d in ds):
-            item.add_marker(pytest.mark.xdist_group(module))
