@@ -11,6 +11,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from strn.study.experiments import EXPERIMENTS
 from strn.study.parallel import experiment_configs
 
@@ -33,6 +35,7 @@ def _lease(tmp_path: Path, out: Path, data: Path, args: str = "") -> subprocess.
     return proc
 
 
+@pytest.mark.fresh_stand_in  # pretrains on a fresh data folder: the point of the test
 def test_gpu_profile_script_runs_every_phase_on_a_cpu_and_a_rerun_trains_nothing(tmp_path):
     out, data = tmp_path / "out", tmp_path / "data"
     _lease(tmp_path, out, data)

@@ -5,10 +5,13 @@ pretrained (on a fresh data folder) started from another initialisation than one
 the stand-in cached, and whichever ran first was stored and reused by hash."""
 import shutil
 
+import pytest
+
 from strn.config import make_config
 from strn.train.run import run
 
 
+@pytest.mark.fresh_stand_in  # pretrains on a fresh data folder: the point of the test
 def test_fresh_and_warm_data_folders_store_the_same_numbers(tmp_path):
     cfg = make_config("smoke", {"train": {"epochs": 1}}, experiment="05_3_learning_algorithms", name="adam-1pct")
     data = tmp_path / "data"

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from strn.train.preempt import PREEMPT_EXIT
 from strn.data.synth_files import MARKER, ensure_synthetic
 
@@ -87,6 +89,7 @@ STAND_IN = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.fresh_stand_in  # counts its own (stubbed) pretraining: no shared stand-in
 def test_two_processes_asking_for_the_stand_in_pretrain_it_once(tmp_path):
     """`pretrained_backbone` itself (its pretraining stubbed): two runs on a fresh data folder
     pretrained twice before the lock (157 s each on the demo)."""

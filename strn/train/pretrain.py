@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,12 @@ PRETRAIN_VERSION = 3
 # instruction set). 2: what `strn report`'s parent had on the 2-core reference machine, so the
 # committed demo's stand-in is this one.
 PRETRAIN_THREADS = 2
+
+# A folder of stand-ins shared by many data folders (the test suite sets it: tests/conftest.py).
+# The checkpoint is a deterministic function of its name's spec and key, so one made there is
+# copied into each data folder that asks for it instead of being trained again; unset: each
+# data folder trains its own.
+SHARED_ENV = "STRN_STAND_IN_CACHE"
 
 # Radius as a fraction of the image side: the videos use 0.12-0.16, overlapping the small bin.
 SIZE_BINS: dict[str, tuple[float, float]] = {"small": (0.10, 0.14), "large": (0.17, 0.23)}
@@ -291,13 +298,21 @@ def pretrained_backbone(profile: str, data_dir: str | Path | None = None, *, bac
         return path
     spec = pretrain_spec(profile, backbone=backbone, width=width, size=size, seed=seed)
 
-    def train() -> dict[str, Any]:
-        determinism.configure_for_profile(profile)  # a GPU-made stand-in is then the same when made again
-        net, meta = train_on_stills(spec, device, progress)
-        return {"model": net.state_dict(), "meta": meta}
-
     kind = torch.device(device).type
     made = f"cpu{PRETRAIN_THREADS}" if kind == "cpu" else kind
     also = [f"{spec.digest()}:{k}" for k in (f"cpu{PRETRAIN_THREADS}", "cuda", "mps")]
+
+    def make() -> dict[str, Any]:
+        net, meta = train_on_stills(spec, device, progress)
+        return {"model": net.state_dict(), "meta": meta}
+
+    def train() -> dict[str, Any]:
+        determinism.configure_for_profile(profile)  # a GPU-made stand-in is then the same when made again
+        shared = os.environ.get(SHARED_ENV)
+        if shared:  # made once in that folder (under its lock), the same file copied into this data folder
+            obj = cached(Path(shared) / path.name, f"{spec.digest()}:{made}", make, also=also)
+            return {"model": obj["model"], "meta": obj["meta"]}
+        return make()
+
     cached(path, f"{spec.digest()}:{made}", train, also=also)
     return path

@@ -1,0 +1,42 @@
+"""Suite-wide fixtures: what many tests would otherwise make again each (docs/TESTING.md).
+
+* The smoke profile's stand-in for ImageNet (`strn.train.pretrain`) is a deterministic function of
+  its spec: it is pretrained once per test session, in a folder shared by every xdist worker,
+  every subprocess and every notebook kernel (``$STRN_STAND_IN_CACHE``), and copied into each
+  test's own data folder from there. A test about making the stand-in itself is marked
+  ``fresh_stand_in``: it trains its own, as outside the suite.
+* A test that names no data folder gets a session folder (``$STRN_DATA_DIR``, unless set), not
+  the repository's ``data/``: with tests side by side (xdist), a file written there while the
+  notebooks run would fail their check that they write nowhere else.
+"""
+import os
+
+import pytest
+
+from strn.train.pretrain import SHARED_ENV
+
+
+def _shared_root(tmp_path_factory, worker_id: str):
+    """A folder all xdist workers of this session see (the parent of their own base folders)."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_stand_in(tmp_path_factory, request):
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "master")
+    folder = _shared_root(tmp_path_factory, worker) / "stand_in"
+    folder.mkdir(parents=True, exist_ok=True)
+    mp = pytest.MonkeyPatch()
+    mp.setenv(SHARED_ENV, str(folder))
+    if not os.environ.get("STRN_DATA_DIR"):  # a test that names no data folder writes none into the repository
+        mp.setenv("STRN_DATA_DIR", str(folder.parent / "data"))
+    yield folder
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stand_in(request, monkeypatch):
+    if request.node.get_closest_marker("fresh_stand_in"):
+        monkeypatch.delenv(SHARED_ENV, raising=False)
+
