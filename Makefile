@@ -19,7 +19,7 @@ report: $(STAMP)
 
 ## The test suite (CPU only; executes every notebook with profile="smoke")
 test: $(STAMP)
-	STRN_QUIET=1 MPLBACKEND=Agg $(BIN)/python -m pytest
+	STRN_QUIET=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## JupyterLab run from .venv: its own "Python 3" kernel is this environment (no kernel is
 ## registered, so the notebooks' kernelspec `python3`, papermill and `strn report` all run the
