@@ -120,7 +120,7 @@ class TemporalConnection(nn.Module):
         return f"kind={self.kind!r}, delay={self.delay}"
 
 
-def _residual(block: nn.Module, x: Tensor) -> Tensor:
+def residual_branch(block: nn.Module, x: Tensor) -> Tensor:
     """F(x): the block's residual branch, i.e. its forward without shortcut and final ReLU."""
     out = block.relu(block.bn1(block.conv1(x)))
     if hasattr(block, "conv3"):  # Bottleneck; else BasicBlock
@@ -139,13 +139,14 @@ def _take(h: Tensor, have: tuple[int, ...], want: tuple[int, ...]) -> Tensor:
     return h.index_select(1, torch.tensor(pos, device=h.device))
 
 
-def _per_frame(fn: Callable[[Tensor], Tensor], h: Tensor) -> Tensor:
+def per_frame(fn: Callable[[Tensor], Tensor], h: Tensor) -> Tensor:
     """Apply a 2D module to every frame at once: (B, n, C, H, W) -> (B, n, C', H', W')."""
     b, n = h.shape[:2]
     return fn(h.flatten(0, 1)).unflatten(0, (b, n))
 
 
-class _Plan(NamedTuple):
+class StepPlan(NamedTuple):
+    """Which time steps a forward pass computes: those fed to the stem, and each block's in and out steps."""
     stem: tuple[int, ...]  # time steps fed to the stem
     blocks: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # name -> (in steps, out steps)
 
@@ -188,7 +189,7 @@ class STRN(nn.Module):
                 kind = "projection"
             self.temporal[key] = TemporalConnection(kind, c_in, c_out, stride, delay=int(delay))
             self.connections.append(Connection(name, kind, int(delay)))
-        self._plans: dict[int, _Plan] = {}
+        self._plans: dict[int, StepPlan] = {}
 
     @property
     def context(self) -> int:
@@ -198,7 +199,7 @@ class STRN(nn.Module):
     def num_features(self) -> int:
         return self.backbone.fc.in_features
 
-    def plan(self, seq_len: int) -> _Plan:
+    def plan(self, seq_len: int) -> StepPlan:
         """Which time steps each stage computes for a sequence of `seq_len` frames."""
         if seq_len not in self._plans:
             need = (seq_len - 1,)
@@ -210,7 +211,7 @@ class STRN(nn.Module):
                     conn = self.temporal[key]
                     need = tuple(sorted(set(out) | {t - conn.delay for t in out if t - conn.delay >= 0}))
                 blocks[name] = (need, out)
-            self._plans[seq_len] = _Plan(need, blocks)
+            self._plans[seq_len] = StepPlan(need, blocks)
         return self._plans[seq_len]
 
     def _temporal_block(
@@ -226,10 +227,10 @@ class STRN(nn.Module):
         b, n = x.shape[:2]
         flat = x.flatten(0, 1)
         shortcut = flat if block.downsample is None else block.downsample(flat)
-        y = (_residual(block, flat) + shortcut).unflatten(0, (b, n))
+        y = (residual_branch(block, flat) + shortcut).unflatten(0, (b, n))
         src = tuple(t - conn.delay for t in steps_out if t - conn.delay >= 0)
         if src:
-            r = _per_frame(conn, _take(h, steps_in, src))  # (B, n_src, C', H', W')
+            r = per_frame(conn, _take(h, steps_in, src))  # (B, n_src, C', H', W')
             k = n - len(src)  # the first k output steps have no predecessor: zero term
             y = y + r if k == 0 else torch.cat([y[:, :k], y[:, k:] + r], dim=1)
         return F.relu(y)
@@ -243,14 +244,14 @@ class STRN(nn.Module):
         plan = self.plan(x.shape[1])
         bb = self.backbone
         h = _take(x, tuple(range(x.shape[1])), plan.stem)  # (B, n, C, H, W)
-        h = _per_frame(lambda z: bb.maxpool(bb.relu(bb.bn1(bb.conv1(z)))), h)  # stem
+        h = per_frame(lambda z: bb.maxpool(bb.relu(bb.bn1(bb.conv1(z)))), h)  # stem
         for name in self._block_names:
             block = bb.get_submodule(name)  # looked up each time: survives deepcopy / module swaps
             key = name.replace(".", "_")
             if key in self.temporal:
                 h = self._temporal_block(block, self.temporal[key], h, *plan.blocks[name])
             else:
-                h = _per_frame(block, h)
+                h = per_frame(block, h)
         # only the last step is left: (B, 1, C, H, W)
         return torch.flatten(bb.avgpool(h[:, -1]), 1)  # (B, D)
 

@@ -26,8 +26,7 @@ output equals the plain ResNet on the last frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +34,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import ResNet
 
 from .positions import resolve_positions
-from .strn import block_names
+from .strn import StepPlan, block_names, per_frame, residual_branch
 
 __all__ = ["DEFAULT_SHIFT_FRACTION", "TSM", "shift_channels", "shifted_channels"]
 
@@ -62,26 +61,6 @@ def shift_channels(x: Tensor, steps_in: tuple[int, ...], steps_out: tuple[int, .
     return torch.cat([prev, now[:, :, fold:]], dim=2)
 
 
-def residual_branch(block: nn.Module, x: Tensor) -> Tensor:
-    """F(x) of a torchvision Bottleneck / BasicBlock: its forward without shortcut and final ReLU."""
-    out = block.relu(block.bn1(block.conv1(x)))
-    if hasattr(block, "conv3"):  # Bottleneck; else BasicBlock
-        out = block.relu(block.bn2(block.conv2(out)))
-        return block.bn3(block.conv3(out))
-    return block.bn2(block.conv2(out))
-
-
-def _per_frame(fn: Callable[[Tensor], Tensor], h: Tensor) -> Tensor:
-    """A 2D module on every frame at once: (B, n, C, H, W) -> (B, n, C', H', W')."""
-    b, n = h.shape[:2]
-    return fn(h.flatten(0, 1)).unflatten(0, (b, n))
-
-
-class TSMPlan(NamedTuple):
-    stem: tuple[int, ...]  # time steps fed to the stem
-    blocks: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # name -> (in steps, out steps)
-
-
 class TSM(nn.Module):
     """ResNet with an online temporal shift in chosen blocks; logits of the last time step.
 
@@ -105,7 +84,7 @@ class TSM(nn.Module):
         self.shift_fraction = float(shift_fraction)
         self.shifts: list[str] = (list(self._block_names) if shift_positions is None
                                   else resolve_positions(shift_positions, self._block_names))
-        self._plans: dict[tuple[int, bool], TSMPlan] = {}
+        self._plans: dict[tuple[int, bool], StepPlan] = {}
 
     @property
     def context(self) -> int:
@@ -116,7 +95,7 @@ class TSM(nn.Module):
     def num_features(self) -> int:
         return self.backbone.fc.in_features
 
-    def plan(self, seq_len: int, every_step: bool = False) -> TSMPlan:
+    def plan(self, seq_len: int, every_step: bool = False) -> StepPlan:
         """Which time steps each stage computes for a sequence of ``seq_len`` frames: those the
         last step needs, or (``every_step``) all of them."""
         key = (seq_len, every_step)
@@ -128,7 +107,7 @@ class TSM(nn.Module):
                 if name in self.shifts and self.shift_fraction > 0:
                     need = tuple(sorted(set(out) | {t - 1 for t in out if t >= 1}))
                 blocks[name] = (need, out)
-            self._plans[key] = TSMPlan(need, blocks)
+            self._plans[key] = StepPlan(need, blocks)
         return self._plans[key]
 
     def shift(self, h: Tensor, steps_in: tuple[int, ...], steps_out: tuple[int, ...], fold: int) -> Tensor:
@@ -155,14 +134,14 @@ class TSM(nn.Module):
         plan = self.plan(x.shape[1], every_step)
         bb = self.backbone
         h = x.index_select(1, torch.tensor(plan.stem, device=x.device))  # (B, n, C, H, W)
-        h = _per_frame(lambda z: bb.maxpool(bb.relu(bb.bn1(bb.conv1(z)))), h)  # stem
+        h = per_frame(lambda z: bb.maxpool(bb.relu(bb.bn1(bb.conv1(z)))), h)  # stem
         for name in self._block_names:
             block = bb.get_submodule(name)  # looked up each time: survives deepcopy / module swaps
             steps_in, steps_out = plan.blocks[name]
             if name in self.shifts and self.shift_fraction > 0:
                 h = self._shift_block(block, h, steps_in, steps_out)
             else:
-                h = _per_frame(block, h)  # a block that does not shift keeps its steps (see `plan`)
+                h = per_frame(block, h)  # a block that does not shift keeps its steps (see `plan`)
         return h
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -174,7 +153,7 @@ class TSM(nn.Module):
         """Pooled features of every time step, as an online model emits them: (B, T, C, H, W) ->
         (B, T, D); step t depends on frames <= t only (what the causality tests check)."""
         h = self._frames(x, every_step=True)  # (B, T, C', H', W')
-        return torch.flatten(_per_frame(self.backbone.avgpool, h), 2)  # (B, T, D)
+        return torch.flatten(per_frame(self.backbone.avgpool, h), 2)  # (B, T, D)
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.backbone.fc(features)  # (B, num_classes)

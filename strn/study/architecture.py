@@ -195,7 +195,7 @@ def _module_label(m: nn.Module) -> tuple[str, str]:
 def residual_branch(block: nn.Module) -> list[tuple[str, str]]:
     """(label, kind) of the residual branch F of a Bottleneck/BasicBlock, in forward
     order: conv_i, bn_i and a ReLU after every BN but the last (torchvision's forward,
-    mirrored by ``strn.model.strn._residual``)."""
+    mirrored by ``strn.model.strn.residual_branch``)."""
     convs = [n for n, _ in block.named_children() if n.startswith("conv")]
     out = []
     for i, name in enumerate(convs, 1):

@@ -30,29 +30,23 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..data.datasets import drop_unreadable, unreadable_videos
-from ..data.loader import EpochLoader, load_batches
+from ..data.loader import load_batches
 from ..data.transforms import crop_batch, to_input
+from .fit import SequenceBatches
 from .engine import FitResult, autocast, epoch_log_path, fit_source
 from .metrics import video_metrics
 from ..model.stacked import stack_inputs
 
 
-class StackedBatches:
+class StackedBatches(SequenceBatches):
     """The batches of K stacked models, one lane per seed: seed k's micro-batch is cropped with its
-    own generator and fed to model k (its channel block of the stacked input). `close` shuts the
-    loader's workers down (the engine calls it)."""
+    own generator and fed to model k (its channel block of the stacked input). Loading and closing
+    are `SequenceBatches`' (the engine calls `close`)."""
 
     def __init__(self, dataset, seeds: list[int], *, crop: int, flip: bool, device: torch.device,
                  num_workers: int = 0) -> None:
-        self.dataset, self.seeds, self.crop, self.flip, self.device = dataset, list(seeds), crop, flip, device
-        self.n = len(dataset)
-        self.loader = EpochLoader(dataset, num_workers, pin=device.type == "cuda")
-
-    def load(self, batches: list[list[int]]):
-        return self.loader(batches)
-
-    def close(self) -> None:
-        self.loader.close()
+        super().__init__(dataset, crop=crop, flip=flip, device=device, num_workers=num_workers)
+        self.seeds = list(seeds)
 
     def forward(self, model: nn.Module, batches: list, gens: list[torch.Generator]):
         """(logits (B, K, C), labels (B, K), each seed's frames) of the K seeds' micro-batches."""
