@@ -74,6 +74,10 @@ class TrainConfig:
     eval_each_epoch: bool = True  # evaluate on the test videos after every epoch (training curves)
     checkpoint_minutes: float = 10.0  # wall minutes between checkpoints (and one at every epoch end)
     checkpoint_every: int = 0  # also checkpoint every this many micro-batches (0: off; tests use it)
+    # Subnormal floats flushed to zero on the CPU while training and evaluating (torch.set_flush_denormal).
+    # The smoke profile's tiny nets drift into subnormal gradients in their second epoch and a step then
+    # costs 5-10x (measured, docs/TESTING.md); the demo's runs have none (bit-identical with and without).
+    flush_denormal: bool = False
 
 
 @dataclass
@@ -118,7 +122,7 @@ _CHOICES = {
 # Fields added after results were stored: left out of the hash while they hold these values,
 # so every configuration that existed before them keeps its hash (and its stored results).
 _HASHED_UNLESS = {"train.lr_schedule": "constant", "data.cache_codec": "raw", "data.eval_subset": "test",
-                  "model.shift_fraction": 0.125, "model.shift_positions": None,
+                  "train.flush_denormal": False, "model.shift_fraction": 0.125, "model.shift_positions": None,
                   # hashed: a control run is never found for, nor reused as, a table row's run
                   "control": ""}
 _POSITIVE = {"data.rate", "data.seq_len", "data.size", "data.crop", "model.width", "train.batch_size", "train.epochs"}

@@ -116,9 +116,11 @@ _GPU = dataclasses.replace(
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(
         "smoke",
-        # Seconds on a CPU: tiny synthetic set, narrow net, 32 px, one epoch.
+        # Seconds on a CPU: tiny synthetic set, narrow net, 32 px, one epoch. Subnormal floats
+        # flushed to zero: this tiny net's gradients turn subnormal in a second epoch (the
+        # controls') and a step then costs 5-10x on a CPU (docs/TESTING.md).
         base={"data": {"size": 32, "crop": 32}, "model": {"width": 8, "weights": "pretrained"},
-              "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3}},
+              "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3, "flush_denormal": True}},
         synth={"n_shapes": 2, "motions": ("MoveLeft", "MoveRight"), "n_groups": 6, "clips_per_group": (2, 2),
                "size": 32, "min_frames": 30, "max_frames": 60, "short_fraction": 0.15, "speed": (0.016, 0.031)},
         # seconds of pretraining

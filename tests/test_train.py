@@ -64,6 +64,40 @@ def test_accumulated_micro_batches_equal_one_batch(optimizer):
         torch.testing.assert_close(r, results[0], rtol=1e-5, atol=1e-6)
 
 
+def _flushes() -> bool:
+    """Whether subnormal floats are flushed to zero right now (torch has no getter)."""
+    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
+
+
+@pytest.mark.parametrize("flush", [False, True])
+def test_flush_denormal_holds_during_the_run_and_is_off_after(flush, monkeypatch):
+    from strn.train import engine
+
+    seen = []
+    real = engine._fit_loop
+
+    def spy(*args, **kwargs):
+        seen.append(_flushes())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_fit_loop", spy)
+    cfg = TrainConfig(epochs=1, batch_size=4, update_every=0.5, flush_denormal=flush)
+    fit(ToySequenceNet(), ToyDataset(n=8), ToyDataset(n=4, seed=1), cfg, n_test_videos=2, num_classes=3, crop=12,
+        flip=False, device=CPU, checkpoint=None, config_hash="h", progress=False)
+    assert seen == [flush] and not _flushes()
+
+
+def test_smoke_flushes_denormals_and_other_profiles_keep_their_hashes():
+    from strn.config import config_hash, make_config
+
+    assert make_config("smoke").train.flush_denormal
+    for profile in ("demo", "gpu", "full"):
+        cfg = make_config(profile)
+        assert not cfg.train.flush_denormal
+        cfg.train.flush_denormal = True
+        assert config_hash(cfg) != config_hash(make_config(profile))
+
+
 def test_evaluate_averages_sequence_probabilities_per_video():
     class DS(torch.utils.data.Dataset):
         # video 0: sequences 0 and 1 (label 0); video 1: sequence 2 (label 1)

@@ -319,6 +319,8 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
     # Only the main thread may install handlers; elsewhere (a notebook's worker thread) keep the default.
     preempted.clear()
     old_term = None
+    # Process-wide and without a getter: set for this run, back to torch's default (off) after it.
+    torch.set_flush_denormal(cfg.flush_denormal)
     if threading.current_thread() is threading.main_thread():
         old_term = signal.signal(signal.SIGTERM, lambda *_: preempted.set())
     try:
@@ -330,6 +332,7 @@ def fit_source(model: nn.Module, make_source: Callable[[torch.device], BatchSour
         preempt_exit(checkpoint)
         raise  # unreachable: preempt_exit raises SystemExit
     finally:
+        torch.set_flush_denormal(False)
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
         getattr(source, "close", lambda: None)()  # workers kept across epochs (strn.data.loader.EpochLoader)
