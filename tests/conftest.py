@@ -10,10 +10,20 @@
   notebooks run would fail their check that they write nowhere else.
 """
 import os
+from pathlib import Path
 
 import pytest
 
+from strn.paths import REPO_ROOT
 from strn.train.pretrain import SHARED_ENV
+
+REPO_DATA = REPO_ROOT / "data"
+
+
+def _listing(folder: Path) -> set[str]:
+    """Two levels of a folder (cheap even over a big data set): enough to see a dataset or cache appear."""
+    return {str(p.relative_to(folder)) for p in folder.glob("*/*")} | {p.name for p in folder.glob("*")} \
+        if folder.is_dir() else set()
 
 
 def _shared_root(tmp_path_factory, worker_id: str):
@@ -40,3 +50,14 @@ def _fresh_stand_in(request, monkeypatch):
     if request.node.get_closest_marker("fresh_stand_in"):
         monkeypatch.delenv(SHARED_ENV, raising=False)
 
+
+
+@pytest.fixture(autouse=True)
+def _repository_data_untouched(request):
+    """Fails the test during which something appeared in the repository's ``data/``. Under xdist the
+    writer may be the test running on the other worker: its name is in the message's timing."""
+    before = _listing(REPO_DATA)
+    yield
+    new = _listing(REPO_DATA) - before
+    assert not new, (f"{request.node.nodeid} (or a test beside it under xdist) wrote into {REPO_DATA}: "
+                     f"{sorted(new)[:6]}; tests write into tmp_path or $STRN_DATA_DIR")
