@@ -26,6 +26,19 @@ def _listing(folder: Path) -> set[str]:
         if folder.is_dir() else set()
 
 
+def pytest_configure(config):
+    """Under xdist, the cores shared out between the workers: torch's intra-op threads spin while
+    they wait, so two workers of two threads each on two cores ran some smoke runs 10-30x slower
+    (05_5's rate-5 run: 240 s against 8 s alone). Kernels and subprocesses inherit the count."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        import torch
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
 def _shared_root(tmp_path_factory, worker_id: str):
     """A folder all xdist workers of this session see (the parent of their own base folders)."""
     base = tmp_path_factory.getbasetemp()
