@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
-from strn.paths import REPO_ROOT
+from strn.paths import REPO_ROOT, usable_cores
 from strn.train.pretrain import SHARED_ENV
 
 REPO_DATA = REPO_ROOT / "data"
@@ -22,8 +23,7 @@ REPO_DATA = REPO_ROOT / "data"
 
 def _listing(folder: Path) -> set[str]:
     """Two levels of a folder (cheap even over a big data set): enough to see a dataset or cache appear."""
-    return {str(p.relative_to(folder)) for p in folder.glob("*/*")} | {p.name for p in folder.glob("*")} \
-        if folder.is_dir() else set()
+    return {str(p.relative_to(folder)) for pattern in ("*", "*/*") for p in folder.glob(pattern)}
 
 
 def pytest_configure(config):
@@ -32,9 +32,7 @@ def pytest_configure(config):
     (05_5's rate-5 run: 240 s against 8 s alone). Kernels and subprocesses inherit the count."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
-        import torch
-
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, usable_cores() // workers)
         os.environ["OMP_NUM_THREADS"] = str(threads)
         torch.set_num_threads(threads)
 
