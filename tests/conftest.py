@@ -28,8 +28,8 @@ def _listing(folder: Path) -> set[str]:
 
 def pytest_configure(config):
     """Under xdist, the cores shared out between the workers: torch's intra-op threads spin while
-    they wait, so two workers of two threads each on two cores ran some smoke runs 10-30x slower
-    (05_5's rate-5 run: 240 s against 8 s alone). Kernels and subprocesses inherit the count."""
+    they wait, so two workers of two threads each on two cores ran some smoke runs tens of times
+    slower (05_5's rate-5 run: 240 s, 2.6 s alone). Kernels and subprocesses inherit the count."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers > 1:
         threads = max(1, usable_cores() // workers)
